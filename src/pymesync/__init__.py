@@ -1,0 +1,1 @@
+"""pymesync: the Python toolkit for TimeSync."""

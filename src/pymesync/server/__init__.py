@@ -1,0 +1,1 @@
+"""TimeSync server."""
