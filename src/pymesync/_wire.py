@@ -1,0 +1,157 @@
+"""The TimeSync wire format, without I/O.
+
+Everything about *what* goes over the wire lives here: URL paths, percent-encoding, where the token
+goes (query string for GET/DELETE, ``auth`` object for POST), JSON bodies, and how a raw response
+becomes data. Transports only move bytes; the legacy face, the sync client and the async client all
+build their requests and read their responses through this module.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+COLLECTIONS: Final = frozenset({"login", "times", "projects", "activities", "users"})
+
+USER_AGENT: Final = "pymesync/1.0"
+JSON_HEADERS: Final = {"Content-Type": "application/json", "Accept": "application/json"}
+PLAIN_HEADERS: Final = {"Accept": "application/json"}
+
+QueryPairs = tuple[tuple[str, str], ...]
+
+
+def enc(value: object) -> str:
+    """Percent-encode ``str(value)``, keeping only RFC 3986 unreserved characters (space is %20)."""
+    return quote(str(value), safe="")
+
+
+def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
+    """``key=value`` pairs joined by ``&``, both sides percent-encoded, in the given order."""
+    return "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request, relative to the API base URL (which includes the version, e.g. ``/v1``)."""
+
+    method: str
+    path: str
+    query: QueryPairs = ()
+    body: bytes | None = None
+
+    def url(self, base: str) -> str:
+        """The absolute URL of this request under ``base``."""
+        if self.query:
+            return f"{base}{self.path}?{encode_query(self.query)}"
+        return f"{base}{self.path}"
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return JSON_HEADERS if self.body is not None else PLAIN_HEADERS
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a transport hands back: the status, the ``Content-Type`` header and the whole body."""
+
+    status: int
+    content_type: str | None
+    body: bytes
+
+
+def path_for(collection: str, ident: object = None) -> str:
+    """``/collection`` or ``/collection/<enc(ident)>``."""
+    if ident is None:
+        return f"/{collection}"
+    return f"/{collection}/{enc(ident)}"
+
+
+def _reject_nan(value: str) -> float:
+    raise ValueError(f"{value} is not valid JSON")
+
+
+def dumps(obj: object) -> bytes:
+    """Compact, strict JSON: NaN/Infinity raise ValueError (no JSON parser reads them), and
+    non-ASCII is escaped so that even lone surrogates encode."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def is_json_serializable(value: object) -> bool:
+    """True when ``value`` encodes as strict JSON (used to name the offending field locally)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def get(collection: str, token: str, ident: object = None, params: QueryPairs = ()) -> Request:
+    """GET with the token as the last query parameter, as the API mandates."""
+    return Request("GET", path_for(collection, ident), (*params, ("token", token)))
+
+
+def delete(collection: str, token: str, ident: object) -> Request:
+    return Request("DELETE", path_for(collection, ident), (("token", token),))
+
+
+def post(collection: str, token: str, obj: object, ident: object = None) -> Request:
+    """Create (no ident) or update (ident) with the token inside the body's ``auth`` object."""
+    body = {"auth": {"type": "token", "token": token}, "object": obj}
+    return Request("POST", path_for(collection, ident), body=dumps(body))
+
+
+def login(username: object, password: object, auth_type: object) -> Request:
+    body = {"auth": {"type": auth_type, "username": username, "password": password}}
+    return Request("POST", "/login", body=dumps(body))
+
+
+class _NotJson:
+    """Marker for a body that is empty or not JSON."""
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON: Final = _NotJson()
+
+
+def _charset(content_type: str | None) -> str:
+    if content_type:
+        for part in content_type.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                name = value.strip().strip('"')
+                try:
+                    return codecs.lookup(name).name
+                except LookupError:
+                    return "utf-8"
+    return "utf-8"
+
+
+def parse_body(response: Response) -> Any:
+    """The body as JSON whatever the status and Content-Type, or :data:`NOT_JSON`.
+
+    The reference server sends JSON as ``text/html`` on several endpoints, so the Content-Type cannot
+    be trusted; a BOM is ignored. Floats that are not finite never appear (the parser rejects them).
+    """
+    if not response.body:
+        return NOT_JSON
+    try:
+        text = response.body.decode(_charset(response.content_type))
+        return json.loads(text.lstrip("\ufeff"), parse_constant=_reject_nan)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return NOT_JSON
+
+
+def is_error_object(data: object) -> bool:
+    """A TimeSync error object: a JSON object with an ``error`` key."""
+    return isinstance(data, dict) and "error" in data
+
+
+def finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
