@@ -1,0 +1,296 @@
+"""Per-request plumbing shared by the routes: configuration, query and body parsing,
+authentication, and JSON responses.
+
+Route handlers are plain synchronous functions ``(Context) -> Response``; :func:`endpoint` reads
+and checks the body on the event loop, then runs the handler in the thread pool, where it may
+use the database. Every error a handler raises is an :class:`ApiError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pymesync.server import auth, errors, schema
+from pymesync.server.errors import ApiError
+
+logger = logging.getLogger("pymesync.server")
+
+#: Largest request body accepted (413 above it).
+MAX_BODY_BYTES = 1024 * 1024
+#: Deepest JSON nesting accepted in a body (400 above it).
+MAX_JSON_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings fixed for the lifetime of the app (none of them are database rows)."""
+
+    engine: Engine
+    secret: str
+    instance_name: str
+    token_lifetime: float
+    auth_modules: tuple[str, ...] = ("password",)
+
+
+Query = dict[str, list[str]]
+
+
+@dataclass
+class Context:
+    """What a handler needs about its request."""
+
+    config: Config
+    path_params: dict[str, str]
+    query: Query
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        return self.config.engine
+
+    def param(self, name: str) -> str:
+        return self.path_params[name]
+
+    def first(self, name: str) -> str | None:
+        """The first value of a query parameter (the spec: the first value wins)."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def values(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter: absent, ``false`` or ``0`` is off, anything else on."""
+        value = self.first(name)
+        return value is not None and value not in {"false", "0"}
+
+
+def parse_query(raw: bytes) -> Query:
+    """Parse a query string keeping blank values and malformed percent escapes as sent."""
+    query: Query = {}
+    for pair in raw.decode("utf-8", "replace").split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        query.setdefault(unquote_plus(name), []).append(unquote_plus(value))
+    return query
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def parse_body(raw: bytes) -> Any:
+    """Decode a JSON request body, refusing what a database or a client could choke on."""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise errors.unparsable_body() from None
+    if not isinstance(body, (dict, list)) or not _is_sane(body):
+        raise errors.unparsable_body()
+    return body
+
+
+def _is_sane(document: object) -> bool:
+    """Nesting within :data:`MAX_JSON_DEPTH`; strings without NUL or lone surrogates."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not _is_clean_text(value):
+                return False
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return False
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_clean_text(key):
+                    return False
+                stack.append((item, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in value)
+    return True
+
+
+def _is_clean_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_dumps(value), status, headers, media_type="application/json")
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.body(), error.status, error.headers or None)
+
+
+def empty_response() -> Response:
+    """DELETE success: 200 with an empty body."""
+    return Response(b"", 200)
+
+
+def encode_items(items: Iterator[object]) -> Iterator[bytes]:
+    """Stream a JSON array item by item."""
+    yield b"["
+    first = True
+    for item in items:
+        yield _dumps(item) if first else b"," + _dumps(item)
+        first = False
+    yield b"]"
+
+
+Handler = Callable[[Context], Response]
+
+
+def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a synchronous handler into a Starlette endpoint with body parsing and error mapping."""
+
+    async def run(request: Request) -> Response:
+        try:
+            body = await _read_body(request) if request.method == "POST" else None
+            context = Context(
+                config=config,
+                path_params=dict(request.path_params),
+                query=parse_query(request.scope.get("query_string", b"")),
+                body=body,
+            )
+            return await run_in_threadpool(_call, handler, context)
+        except ApiError as error:
+            return error_response(error)
+
+    return run
+
+
+def _call(handler: Handler, context: Context) -> Response:
+    try:
+        return handler(context)
+    except ApiError:
+        raise
+    except Exception:
+        logger.exception("unexpected error in %s", handler.__qualname__)
+        raise errors.server_error() from None
+
+
+async def _read_body(request: Request) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise errors.body_too_large(MAX_BODY_BYTES)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.body_too_large(MAX_BODY_BYTES)
+        chunks.append(chunk)
+    return parse_body(b"".join(chunks))
+
+
+# --- authentication -------------------------------------------------------------------------
+
+_CALLER_COLUMNS = (
+    schema.users.c.id,
+    schema.users.c.username,
+    schema.users.c.site_admin,
+    schema.users.c.site_manager,
+    schema.users.c.site_spectator,
+)
+
+
+def _caller_for_token(context: Context, connection: Connection, token: str) -> auth.Caller:
+    config = context.config
+    subject = auth.token_subject(token, config.secret, config.instance_name, lifetime=config.token_lifetime)
+    if subject is None:
+        raise errors.bad_token()
+    row = connection.execute(
+        sa.select(*_CALLER_COLUMNS).where(
+            schema.users.c.username == subject, schema.users.c.deleted_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        raise errors.bad_token()
+    return auth.Caller(
+        id=row.id,
+        username=row.username,
+        site_admin=bool(row.site_admin),
+        site_manager=bool(row.site_manager),
+        site_spectator=bool(row.site_spectator),
+    )
+
+
+def query_caller(context: Context, connection: Connection) -> auth.Caller:
+    """The caller of a GET or DELETE, from ``?token=`` (2.3)."""
+    token = context.first("token")
+    if token is None:
+        raise errors.missing_credentials()
+    return _caller_for_token(context, connection, auth.normalise_query_token(token))
+
+
+def body_auth(context: Context) -> dict[str, Any]:
+    """The ``auth`` object of a POST body, checked as far as possible without the database."""
+    body = context.body
+    credentials = body.get("auth") if isinstance(body, dict) else None
+    if not isinstance(credentials, dict) or not credentials:
+        raise errors.missing_credentials()
+    auth_type = credentials.get("type")
+    if auth_type is None or auth_type == "":
+        raise errors.authentication_failure("Authentication type required")
+    return credentials
+
+
+def body_caller(context: Context, connection: Connection) -> auth.Caller:
+    """The caller of an authenticated POST, from ``auth.token`` (2.3)."""
+    credentials = body_auth(context)
+    auth_type = credentials["type"]
+    if auth_type != "token":
+        raise errors.bad_auth_type(describe(auth_type))
+    token = credentials.get("token")
+    if not isinstance(token, str) or not token:
+        raise errors.missing_credentials()
+    return _caller_for_token(context, connection, token)
+
+
+def body_object(context: Context) -> Any:
+    """The ``object`` of a POST body (may be anything; handlers check its type)."""
+    body = context.body
+    return body.get("object") if isinstance(body, dict) else None
+
+
+def describe(value: object) -> str:
+    """Render a client-sent value for an error text the way JavaScript would."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return ",".join(describe(item) for item in value)
+    return "[object Object]"

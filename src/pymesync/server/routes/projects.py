@@ -1,0 +1,7 @@
+"""Placeholder while the projects endpoints are written."""
+
+from __future__ import annotations
+
+from pymesync.server.context import Handler
+
+ROUTES: list[tuple[str, list[str], Handler]] = []
