@@ -1,1 +1,66 @@
-"""pymesync: the Python toolkit for TimeSync."""
+"""pymesync: the Python toolkit for TimeSync.
+
+``import pymesync`` stays light: the error classes are defined here at once, everything else is
+imported the first time it is used (``pymesync.TimeSync`` loads the legacy face; the HTTP library and
+bcrypt load only on first network use or first password hash).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from pymesync.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConflictError,
+    ConnectionFailed,
+    MethodNotAllowedError,
+    NotFoundError,
+    RequestTimeout,
+    ServerError,
+    TimeSyncError,
+    TransportError,
+    UnexpectedResponse,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from pymesync.legacy import TimeSync
+
+__version__ = "1.0.0.dev0"
+
+#: public name → module that defines it, imported on first attribute access
+_LAZY: dict[str, str] = {
+    "TimeSync": "pymesync.legacy",
+}
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "ConflictError",
+    "ConnectionFailed",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "RequestTimeout",
+    "ServerError",
+    "TimeSync",
+    "TimeSyncError",
+    "TransportError",
+    "UnexpectedResponse",
+    "ValidationError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pymesync' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
