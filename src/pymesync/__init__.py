@@ -26,28 +26,51 @@ from pymesync.errors import (
 )
 
 if TYPE_CHECKING:
+    from pymesync._operations import BulkResult
+    from pymesync.aio import AsyncClient
+    from pymesync.client import Client
     from pymesync.legacy import TimeSync
+    from pymesync.models import Activity, Project, ProjectRole, Time, User
+    from pymesync.reports import Summary
 
 __version__ = "1.0.0.dev0"
 
 #: public name → module that defines it, imported on first attribute access
 _LAZY: dict[str, str] = {
     "TimeSync": "pymesync.legacy",
+    "Client": "pymesync.client",
+    "AsyncClient": "pymesync.aio",
+    "Time": "pymesync.models",
+    "Project": "pymesync.models",
+    "Activity": "pymesync.models",
+    "User": "pymesync.models",
+    "ProjectRole": "pymesync.models",
+    "BulkResult": "pymesync._operations",
+    "Summary": "pymesync.reports",
 }
 
 __all__ = [
+    "Activity",
+    "AsyncClient",
     "AuthenticationError",
     "AuthorizationError",
+    "BulkResult",
+    "Client",
     "ConflictError",
     "ConnectionFailed",
     "MethodNotAllowedError",
     "NotFoundError",
+    "Project",
+    "ProjectRole",
     "RequestTimeout",
     "ServerError",
+    "Summary",
+    "Time",
     "TimeSync",
     "TimeSyncError",
     "TransportError",
     "UnexpectedResponse",
+    "User",
     "ValidationError",
     "__version__",
 ]

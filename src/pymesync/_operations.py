@@ -1,0 +1,522 @@
+"""Every operation of the pythonic clients, written once and without I/O.
+
+An operation is a generator (an :data:`Exchange`) that yields what it needs done — a
+:class:`~pymesync._wire.Request` to send, or a :class:`Blocking` computation such as a bcrypt hash — and
+receives the answer (a :class:`~pymesync._wire.Response`, or the computation's result). A transport failure is
+thrown into the generator at the ``yield`` that sent the request, so recovery logic (re-login, the bulk
+"was it stored?" check) lives here too. :class:`Client` and :class:`AsyncClient` only drive these generators:
+one with a blocking transport, the other with ``await``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import Any, Final, Generic, TypeVar
+
+from pymesync import _wire
+from pymesync._query import filter_values, flag
+from pymesync._token import token_payload
+from pymesync._validation import hash_passwords, validate_object
+from pymesync._wire import NOT_JSON, Request, Response, is_error_object, parse_body
+from pymesync.errors import (
+    AuthenticationError,
+    ConnectionFailed,
+    NotFoundError,
+    RequestTimeout,
+    ServerError,
+    TimeSyncError,
+    UnexpectedResponse,
+    ValidationError,
+    error_from_body,
+)
+from pymesync.models import Activity, Model, Project, ProjectRole, Time, User
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Blocking:
+    """A CPU-bound step (bcrypt): the sync driver calls it inline, the async driver in a worker thread."""
+
+    run: Callable[[], Any]
+
+
+Step = Request | Blocking
+Exchange = Generator[Step, Any, T]
+
+#: Items per page when listing; a server that ignores ``limit`` simply returns everything at once.
+PAGE_SIZE: Final = 500
+#: Causes of a failed POST after which the server may have stored it (the request may have arrived).
+_MAYBE_ARRIVED: Final = frozenset({"read timed out", "connection reset"})
+
+
+def read(response: Response) -> Any:
+    """The data of a successful response (``None`` for an empty body), or the matching exception."""
+    data = parse_body(response)
+    status = response.status
+    if 200 <= status < 300:
+        if data is NOT_JSON:
+            if not response.body:
+                return None
+            raise UnexpectedResponse(f"HTTP {status} response is not JSON", status=status)
+        if is_error_object(data):
+            raise error_from_body(status, data)
+        return data
+    if is_error_object(data):
+        raise error_from_body(status, data)
+    if status >= 500:
+        raise ServerError(
+            f"HTTP {status} without a TimeSync error body", status=status, error=f"HTTP {status}"
+        )
+    raise UnexpectedResponse(f"HTTP {status} without a TimeSync error body", status=status)
+
+
+class Session:
+    """Who we are to the server: the token and, when given, the credentials to get a new one.
+
+    Logs in lazily, again shortly before the token expires, and again when the server rejects the token,
+    then resends the rejected request once (the server refused it before acting, so a POST is safe too).
+    """
+
+    def __init__(
+        self, *, username: str | None, password: str | None, auth_type: str, token: str | None
+    ) -> None:
+        self._username = username
+        self._password = password
+        self._auth_type = auth_type
+        self._token = token
+        self._renew_at = self._renewal_time(token)
+
+    def __repr__(self) -> str:
+        return f"<Session user={self.username!r} token={'set' if self._token else 'none'}>"
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @property
+    def can_login(self) -> bool:
+        return self._username is not None and self._password is not None
+
+    @property
+    def username(self) -> str | None:
+        """The login name, or the token's subject when only a token was given."""
+        if self._username is not None:
+            return self._username
+        try:
+            subject = token_payload(self._token).get("sub")
+        except ValueError:
+            return None
+        return subject if isinstance(subject, str) else None
+
+    @staticmethod
+    def _renewal_time(token: str | None) -> float | None:
+        """When to log in again: a tenth of the lifetime (at most 30 s) before ``exp``, in epoch seconds."""
+        try:
+            payload = token_payload(token)
+        except ValueError:
+            return None
+        exp, iat = payload.get("exp"), payload.get("iat")
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+            return None
+        lifetime = (
+            (exp - iat) / 1000 if isinstance(iat, (int, float)) and not isinstance(iat, bool) else 300.0
+        )
+        return float(exp) / 1000 - min(30.0, max(lifetime, 0.0) / 10)
+
+    def _expiring(self) -> bool:
+        return self._renew_at is not None and time.time() >= self._renew_at
+
+    def login(self) -> Exchange[str]:
+        """POST /login with the stored credentials and keep the new token."""
+        if not self.can_login:
+            raise AuthenticationError("no token, and no username and password to log in with")
+        response = yield _wire.login(self._username, self._password, self._auth_type)
+        data = read(response)
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UnexpectedResponse("login response has no token", status=response.status)
+        self._token = token
+        self._renew_at = self._renewal_time(token)
+        return token
+
+    def ready(self) -> Exchange[str]:
+        """A usable token, logging in first if there is none or it is about to expire."""
+        token = self._token
+        if token is None or (self._expiring() and self.can_login):
+            return (yield from self.login())
+        return token
+
+    def call(self, build: Callable[[str], Request]) -> Exchange[Any]:
+        """Send ``build(token)`` and read the answer, renewing a rejected token once when we can."""
+        token = yield from self.ready()
+        response: Response = yield build(token)
+        if response.status == 401 and self.can_login and _token_rejected(response):
+            if self._token == token:  # nobody else logged in again meanwhile
+                yield from self.login()
+            assert self._token is not None
+            response = yield build(self._token)
+        return read(response)
+
+
+def _token_rejected(response: Response) -> bool:
+    data = parse_body(response)
+    if not is_error_object(data):
+        return False
+    error = error_from_body(response.status, data)
+    return isinstance(error, AuthenticationError) and error.token_rejected
+
+
+# ----------------------------------------------------------------------------------------------------
+# What differs between the four kinds of object
+
+
+def _time_key(obj: Time) -> str | None:
+    return obj.uuid
+
+
+def _project_key(obj: Project) -> str | None:
+    return obj.slugs[0] if obj.slugs else None
+
+
+def _activity_key(obj: Activity) -> str | None:
+    return obj.slug
+
+
+def _user_key(obj: User) -> str | None:
+    return obj.username
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind(Generic[M]):
+    """One collection of the API: its path, model, filters, and how its objects are addressed."""
+
+    name: str
+    path: str
+    model: type[M]
+    #: list filters in the order they are sent; flags are sent as ``true``/``false``
+    filters: tuple[str, ...]
+    #: flags accepted by GET of one object
+    get_flags: tuple[str, ...]
+    key: Callable[[M], str | None]
+    #: what identifies an object across list pages (users have no uuid)
+    identity: Callable[[M], str | None]
+
+
+_FLAGS: Final = frozenset({"include_deleted", "include_revisions"})
+
+TIMES: Final = Kind(
+    "time",
+    "times",
+    Time,
+    ("user", "project", "activity", "start", "end", "include_deleted", "include_revisions"),
+    ("include_deleted", "include_revisions"),
+    _time_key,
+    _time_key,
+)
+PROJECTS: Final = Kind(
+    "project",
+    "projects",
+    Project,
+    ("user", "include_deleted", "include_revisions"),
+    ("include_revisions",),
+    _project_key,
+    lambda project: project.uuid,
+)
+ACTIVITIES: Final = Kind(
+    "activity",
+    "activities",
+    Activity,
+    ("include_deleted", "include_revisions"),
+    ("include_revisions",),
+    _activity_key,
+    lambda activity: activity.uuid,
+)
+USERS: Final = Kind("user", "users", User, ("include_deleted",), ("include_deleted",), _user_key, _user_key)
+
+
+def check_filters(kind: Kind[Any], filters: Mapping[str, object], allowed: Iterable[str]) -> None:
+    """Unknown keyword filters are a caller bug, reported like any unexpected keyword argument."""
+    unknown = sorted(set(filters) - set(allowed))
+    if unknown:
+        raise TypeError(f"{kind.path} got unexpected filter(s): {', '.join(unknown)}")
+
+
+def query_pairs(kind: Kind[Any], filters: Mapping[str, object]) -> _wire.QueryPairs:
+    pairs: list[tuple[str, str]] = []
+    for key in kind.filters:
+        if key not in filters or filters[key] is None:
+            continue
+        if key in _FLAGS:
+            pairs.append((key, flag(filters[key])))
+        else:
+            pairs.extend((key, value) for value in filter_values(filters[key]))
+    return tuple(pairs)
+
+
+def ident_of(kind: Kind[M], ident: str | M) -> str:
+    """The path identifier for a uuid/slug/username or a model; never empty (that would address the list)."""
+    key = kind.key(ident) if isinstance(ident, kind.model) else ident
+    if not isinstance(key, str) or not key:
+        raise ValidationError(f"{kind.name} identifier must be a non-empty string, not {key!r}")
+    return key
+
+
+def get(session: Session, kind: Kind[M], ident: str | M, flags: Mapping[str, object]) -> Exchange[M]:
+    check_filters(kind, flags, kind.get_flags)
+    key = ident_of(kind, ident)
+    params = tuple((name, flag(flags[name])) for name in kind.get_flags if name in flags)
+    data = yield from session.call(lambda token: _wire.get(kind.path, token, key, params))
+    if data is None:  # the reference answers an unknown slug with include_revisions by an empty 200
+        raise NotFoundError(f"Nonexistent {kind.name}", status=404, error="Object not found")
+    return kind.model.from_dict(data)
+
+
+def exists(session: Session, kind: Kind[M], ident: str | M) -> Exchange[bool]:
+    """True if GET finds it; a missing or malformed identifier is simply absent, as for a dict."""
+    try:
+        yield from get(session, kind, ident, {})
+    except (NotFoundError, ValidationError):
+        return False
+    return True
+
+
+class Pager(Generic[M]):
+    """Reads a list page by page, whether or not the server honours ``limit``/``skip``.
+
+    A server that pages returns at most ``limit`` items; one that ignores paging returns everything, or the
+    same items again for the next ``skip``. Items already seen (by identity) are dropped, so both end well.
+    """
+
+    def __init__(self, kind: Kind[M], filters: Mapping[str, object], page_size: int = PAGE_SIZE) -> None:
+        check_filters(kind, filters, kind.filters)
+        self._kind = kind
+        self._params = query_pairs(kind, filters)
+        self._page_size = page_size
+        self._skip = 0
+        self._seen: set[str | None] = set()
+        self.done = False
+
+    def next_page(self, session: Session) -> Exchange[list[M]]:
+        kind, size = self._kind, self._page_size
+        params = (*self._params, ("limit", str(size)), ("skip", str(self._skip)))
+        data = yield from session.call(lambda token: _wire.get(kind.path, token, params=params))
+        if not isinstance(data, list):
+            raise UnexpectedResponse(f"{kind.path} list from server is not a JSON array")
+        items = [kind.model.from_dict(item) for item in data]
+        fresh = [item for item in items if kind.identity(item) not in self._seen]
+        self._seen.update(kind.identity(item) for item in fresh)
+        self._skip += len(items)
+        self.done = len(items) != size or not fresh
+        return fresh
+
+
+def list_all(session: Session, kind: Kind[M], filters: Mapping[str, object]) -> Exchange[list[M]]:
+    pager = Pager(kind, filters)
+    result: list[M] = []
+    while not pager.done:
+        result.extend((yield from pager.next_page(session)))
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# Turning keyword arguments into what the API takes
+
+
+def _seconds(value: object) -> object:
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+        if seconds != int(seconds):
+            raise ValidationError("time object: duration must be whole seconds")
+        return int(seconds)
+    return value
+
+
+def _wire_value(value: object) -> object:
+    """Dates as ``YYYY-MM-DD``, tuples and sets as lists, roles as their flag maps."""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (tuple, frozenset, set)):
+        return [_wire_value(item) for item in value]
+    if isinstance(value, ProjectRole):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {key: _wire_value(item) for key, item in value.items()}
+    return value
+
+
+_CREATE_FIELDS: Final = {
+    "time": ("duration", "project", "user", "date_worked", "notes", "issue_uri", "activities"),
+    "project": ("name", "slugs", "uri", "users", "default_activity"),
+    "activity": ("name", "slug"),
+    "user": (
+        "username",
+        "display_name",
+        "email",
+        "site_admin",
+        "site_spectator",
+        "site_manager",
+        "meta",
+        "active",
+    ),
+}
+
+
+def fields_of(kind: Kind[Any], item: object) -> dict[str, Any]:
+    """The fields to send for a model or mapping given to ``create``/``create_many``."""
+    if isinstance(item, Model):
+        if not isinstance(item, kind.model):
+            raise ValidationError(f"{kind.name} object: got a {type(item).__name__}")
+        data = item.to_dict()
+        fields = {key: data[key] for key in _CREATE_FIELDS[kind.name] if data.get(key) is not None}
+        if kind.name == "time" and isinstance(item, Time) and item.project:
+            fields["project"] = item.project[0]
+        return fields
+    if isinstance(item, Mapping):
+        return dict(item)
+    raise ValidationError(f"{kind.name} object: must be a mapping or a {kind.model.__name__}")
+
+
+def prepare(session: Session, kind: Kind[Any], fields: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
+    """Normalise Python values, fill a time's ``user`` with ours, and run the shared local validation."""
+    obj = {key: _wire_value(_seconds(value) if key == "duration" else value) for key, value in fields.items()}
+    if kind.name == "time" and create and obj.get("user") is None:
+        obj["user"] = session.username
+    project = obj.get("project")
+    if kind.name == "time" and isinstance(project, list) and len(project) == 1:
+        obj["project"] = project[0]
+    return validate_object(kind.name, obj, create=create)
+
+
+def _sendable(kind: Kind[Any], obj: dict[str, Any]) -> Exchange[dict[str, Any]]:
+    """Hash a user's password (slow on purpose, so it runs as a :class:`Blocking` step)."""
+    if kind.name == "user" and "password" in obj:
+        hashed: dict[str, Any] = yield Blocking(lambda: hash_passwords(obj))
+        return hashed
+    return obj
+
+
+def create(session: Session, kind: Kind[M], fields: Mapping[str, Any]) -> Exchange[M]:
+    obj = yield from _sendable(kind, prepare(session, kind, fields, create=True))
+    data = yield from session.call(lambda token: _wire.post(kind.path, token, obj))
+    return kind.model.from_dict(data)
+
+
+def update(session: Session, kind: Kind[M], ident: str | M, changes: Mapping[str, Any]) -> Exchange[M]:
+    key = ident_of(kind, ident)
+    if not changes:
+        raise ValidationError(f"{kind.name} object: nothing to update")
+    obj = yield from _sendable(kind, prepare(session, kind, changes, create=False))
+    data = yield from session.call(lambda token: _wire.post(kind.path, token, obj, key))
+    return kind.model.from_dict(data)
+
+
+def delete(session: Session, kind: Kind[M], ident: str | M) -> Exchange[None]:
+    key = ident_of(kind, ident)
+    yield from session.call(lambda token: _wire.delete(kind.path, token, key))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bulk creation
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkResult(Generic[M]):
+    """The outcome of one item of ``create_many``, in input order.
+
+    ``recovered`` is True when the create timed out but the entry was then found on the server, so it was
+    not sent again.
+    """
+
+    index: int
+    item: object
+    value: M | None = None
+    error: TimeSyncError | None = None
+    recovered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Claims:
+    """Uuids this batch already accounts for, so two timed-out items never claim the same stored entry."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._uuids: set[str] = set()
+
+    def add(self, uuid: str | None) -> None:
+        if uuid is not None:
+            with self._lock:
+                self._uuids.add(uuid)
+
+    def claim_first(self, candidates: Iterable[Time]) -> Time | None:
+        with self._lock:
+            for candidate in candidates:
+                if candidate.uuid is not None and candidate.uuid not in self._uuids:
+                    self._uuids.add(candidate.uuid)
+                    return candidate
+        return None
+
+
+def _same_entry(sent: Mapping[str, Any], stored: Time) -> bool:
+    """Whether ``stored`` is what creating ``sent`` produces (revision 1, every sent field equal)."""
+    if stored.revision not in (None, 1) or stored.deleted_at is not None:
+        return False
+    if stored.duration != sent["duration"] or stored.user != sent["user"]:
+        return False
+    if stored.date_worked is None or stored.date_worked.isoformat() != str(sent["date_worked"])[:10]:
+        return False
+    if (stored.notes or None) != (sent.get("notes") or None):
+        return False
+    if (stored.issue_uri or None) != (sent.get("issue_uri") or None):
+        return False
+    return "activities" not in sent or sorted(stored.activities) == sorted(sent["activities"])
+
+
+def _find_stored(session: Session, sent: Mapping[str, Any], claims: Claims) -> Exchange[Time | None]:
+    """Look for an unclaimed entry identical to ``sent`` (GET /times filtered by user, project and day)."""
+    day = str(sent["date_worked"])[:10]
+    filters = {"user": sent["user"], "project": sent["project"], "start": day, "end": day}
+    try:
+        candidates = yield from list_all(session, TIMES, filters)
+    except ValidationError:  # "no such project/user": nothing can have been stored
+        return None
+    return claims.claim_first(candidate for candidate in candidates if _same_entry(sent, candidate))
+
+
+def create_time_once(
+    session: Session, index: int, item: object, claims: Claims, attempts: int = 3
+) -> Exchange[BulkResult[Time]]:
+    """Create one time, never twice: after a failure that may have reached the server, look before resending.
+
+    Errors are returned in the result rather than raised, so one bad item never stops a batch.
+    """
+    try:
+        obj = prepare(session, TIMES, fields_of(TIMES, item), create=True)
+        for attempt in range(attempts):
+            try:
+                data = yield from session.call(lambda token: _wire.post("times", token, obj))
+            except (RequestTimeout, ConnectionFailed) as exc:
+                if exc.cause not in _MAYBE_ARRIVED:
+                    raise
+                found = yield from _find_stored(session, obj, claims)
+                if found is not None:
+                    return BulkResult(index, item, found, recovered=True)
+                if attempt == attempts - 1:
+                    raise
+                continue
+            created = Time.from_dict(data)
+            claims.add(created.uuid)
+            return BulkResult(index, item, created)
+    except TimeSyncError as exc:
+        return BulkResult(index, item, error=exc)
+    raise AssertionError("unreachable: every attempt returns or raises")

@@ -1,0 +1,222 @@
+"""``pymesync.AsyncClient``: the asyncio twin of :class:`pymesync.Client`.
+
+Same surface with ``await``: the operations are the very ones of :mod:`pymesync._operations`, driven over the
+aiohttp transport (the optional ``pymesync[async]`` extra). ``coll[key]`` returns an awaitable; ``in`` cannot
+await, so use ``await coll.contains(key)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from pymesync import _operations as ops
+from pymesync._async_transport import AsyncTransport
+from pymesync._faces import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    CollectionState,
+    base_url,
+    describe,
+    new_session,
+    parse_day,
+    timeout_pair,
+)
+from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Blocking, BulkResult, Exchange, M
+from pymesync.errors import TransportError
+from pymesync.models import Activity, Project, Time, User
+from pymesync.reports import Summary, summarize
+
+__all__ = ["AsyncClient", "AsyncCollection", "AsyncTimeCollection"]
+
+T = TypeVar("T")
+
+
+class _AsyncDriver:
+    """Runs an exchange to its end over the aiohttp transport; CPU-bound steps go to a worker thread."""
+
+    def __init__(self, baseurl: str, transport: AsyncTransport) -> None:
+        self._baseurl = baseurl
+        self._transport = transport
+
+    async def run(self, exchange: Exchange[T]) -> T:
+        try:
+            step = next(exchange)
+            while True:
+                if isinstance(step, Blocking):
+                    step = exchange.send(await asyncio.to_thread(step.run))
+                    continue
+                try:
+                    response = await self._transport.send(
+                        step.method, step.url(self._baseurl), step.body, step.headers
+                    )
+                except TransportError as exc:
+                    failure = exc
+                else:
+                    step = exchange.send(response)
+                    continue
+                step = exchange.throw(failure)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+
+class AsyncCollection(CollectionState[M], Generic[M]):
+    """The objects of one kind; see :class:`pymesync.client.Collection` (the same methods, awaited)."""
+
+    def __init__(
+        self,
+        driver: _AsyncDriver,
+        session: ops.Session,
+        kind: ops.Kind[M],
+        filters: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(session, kind, filters)
+        self._driver = driver
+
+    def __call__(self, **filters: Any) -> AsyncCollection[M]:
+        return type(self)(self._driver, self._session, self._kind, self._merged(filters))
+
+    async def __aiter__(self) -> AsyncIterator[M]:
+        pager = ops.Pager(self._kind, self._filters)
+        while not pager.done:
+            for item in await self._driver.run(pager.next_page(self._session)):
+                yield item
+
+    async def list(self, **filters: Any) -> list[M]:
+        return await self._driver.run(ops.list_all(self._session, self._kind, self._merged(filters)))
+
+    async def get(self, ident: str | M, **flags: bool) -> M:
+        return await self._driver.run(ops.get(self._session, self._kind, ident, flags))
+
+    def __getitem__(self, ident: str | M) -> Awaitable[M]:
+        return self.get(ident)
+
+    async def contains(self, ident: str | M) -> bool:
+        return await self._driver.run(ops.exists(self._session, self._kind, ident))
+
+    async def create(self, item: M | Mapping[str, Any] | None = None, /, **fields: Any) -> M:
+        merged = {**(ops.fields_of(self._kind, item) if item is not None else {}), **fields}
+        return await self._driver.run(ops.create(self._session, self._kind, merged))
+
+    async def update(self, ident: str | M, **changes: Any) -> M:
+        return await self._driver.run(ops.update(self._session, self._kind, ident, changes))
+
+    async def delete(self, ident: str | M) -> None:
+        await self._driver.run(ops.delete(self._session, self._kind, ident))
+
+
+async def _aiter_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+class AsyncTimeCollection(AsyncCollection[Time]):
+    """Times, plus bulk creation and summaries."""
+
+    async def create_many(
+        self,
+        items: Iterable[Time | Mapping[str, Any]] | AsyncIterable[Time | Mapping[str, Any]],
+        *,
+        concurrency: int = 8,
+    ) -> AsyncIterator[BulkResult[Time]]:
+        """Create many times, ``concurrency`` at once, yielding results in input order (see the sync form)."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        await self._driver.run(self._session.ready())
+        claims = ops.Claims()
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, item: object) -> BulkResult[Time]:
+            async with slots:
+                return await self._driver.run(ops.create_time_once(self._session, index, item, claims))
+
+        pending: collections.deque[asyncio.Task[BulkResult[Time]]] = collections.deque()
+        try:
+            index = 0
+            async for item in _aiter_items(items):
+                pending.append(asyncio.create_task(one(index, item)))
+                index += 1
+                if len(pending) >= 4 * concurrency:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def summary(
+        self,
+        start: datetime.date | str,
+        end: datetime.date | str,
+        by: Sequence[str] = ("project",),
+        **filters: Any,
+    ) -> Summary:
+        window = {"start": parse_day(start, "start"), "end": parse_day(end, "end")}
+        return summarize(await self.list(**filters, **window), by)
+
+
+class AsyncClient:
+    """An asyncio TimeSync client with the same arguments and behaviour as :class:`pymesync.Client`.
+
+    Use ``async with AsyncClient(...) as client:`` or ``await client.aclose()``.
+    """
+
+    times: AsyncTimeCollection
+    projects: AsyncCollection[Project]
+    activities: AsyncCollection[Activity]
+    users: AsyncCollection[User]
+
+    def __init__(
+        self,
+        baseurl: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        auth_type: str = "password",
+        token: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.baseurl = base_url(baseurl)
+        self.timeout = timeout_pair(timeout)
+        self._session = new_session(username, password, auth_type, token)
+        self._transport = AsyncTransport(self.timeout, max_connections=max_connections)
+        self._driver = _AsyncDriver(self.baseurl, self._transport)
+        self.times = AsyncTimeCollection(self._driver, self._session, TIMES)
+        self.projects = AsyncCollection(self._driver, self._session, PROJECTS)
+        self.activities = AsyncCollection(self._driver, self._session, ACTIVITIES)
+        self.users = AsyncCollection(self._driver, self._session, USERS)
+
+    @property
+    def username(self) -> str | None:
+        return self._session.username
+
+    @property
+    def token(self) -> str | None:
+        return self._session.token
+
+    async def login(self) -> None:
+        await self._driver.run(self._session.login())
+
+    async def aclose(self) -> None:
+        await self._transport.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return describe(type(self).__name__, self.baseurl, self._session)

@@ -1,0 +1,226 @@
+"""``pymesync.Client``: the blocking pythonic client.
+
+Typed models, exceptions, dict-like collections. Every operation is defined once in
+:mod:`pymesync._operations`; this module only drives it over the pooled urllib3 transport.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from pymesync import _operations as ops
+from pymesync._faces import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    CollectionState,
+    base_url,
+    describe,
+    new_session,
+    parse_day,
+    timeout_pair,
+)
+from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Blocking, BulkResult, Exchange, M
+from pymesync._transport import SyncTransport
+from pymesync.errors import TransportError
+from pymesync.models import Activity, Project, Time, User
+from pymesync.reports import Summary, summarize
+
+__all__ = ["Client", "Collection", "TimeCollection"]
+
+T = TypeVar("T")
+
+
+class _Driver:
+    """Runs an exchange to its end over the blocking transport."""
+
+    def __init__(self, baseurl: str, transport: SyncTransport) -> None:
+        self._baseurl = baseurl
+        self._transport = transport
+
+    def run(self, exchange: Exchange[T]) -> T:
+        try:
+            step = next(exchange)
+            while True:
+                if isinstance(step, Blocking):
+                    step = exchange.send(step.run())
+                    continue
+                try:
+                    response = self._transport.send(
+                        step.method, step.url(self._baseurl), step.body, step.headers
+                    )
+                except TransportError as exc:
+                    failure = exc
+                else:
+                    step = exchange.send(response)
+                    continue
+                step = exchange.throw(failure)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+
+class Collection(CollectionState[M], Generic[M]):
+    """The objects of one kind, used like a dict keyed by uuid, slug or username.
+
+    ``coll[key]`` and ``key in coll`` fetch one object; iterating reads the list page by page; calling the
+    collection with keyword filters gives a filtered view (``client.times(user="bob", start=day)``).
+    """
+
+    def __init__(
+        self,
+        driver: _Driver,
+        session: ops.Session,
+        kind: ops.Kind[M],
+        filters: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(session, kind, filters)
+        self._driver = driver
+
+    def __call__(self, **filters: Any) -> Collection[M]:
+        return type(self)(self._driver, self._session, self._kind, self._merged(filters))
+
+    def __iter__(self) -> Iterator[M]:
+        pager = ops.Pager(self._kind, self._filters)
+        while not pager.done:
+            yield from self._driver.run(pager.next_page(self._session))
+
+    def list(self, **filters: Any) -> list[M]:
+        """Every object that matches this view's filters and ``filters``, read in full."""
+        return self._driver.run(ops.list_all(self._session, self._kind, self._merged(filters)))
+
+    def get(self, ident: str | M, **flags: bool) -> M:
+        """One object by identifier; ``include_revisions``/``include_deleted`` where the API allows them."""
+        return self._driver.run(ops.get(self._session, self._kind, ident, flags))
+
+    def __getitem__(self, ident: str | M) -> M:
+        return self.get(ident)
+
+    def contains(self, ident: str | M) -> bool:
+        return self._driver.run(ops.exists(self._session, self._kind, ident))
+
+    def __contains__(self, ident: object) -> bool:
+        return isinstance(ident, (str, self._kind.model)) and self.contains(ident)
+
+    def create(self, item: M | Mapping[str, Any] | None = None, /, **fields: Any) -> M:
+        """Create from a model, a mapping and/or keyword fields; returns what the server stored."""
+        merged = {**(ops.fields_of(self._kind, item) if item is not None else {}), **fields}
+        return self._driver.run(ops.create(self._session, self._kind, merged))
+
+    def update(self, ident: str | M, **changes: Any) -> M:
+        """Change the given fields only (send just what changes: the API rejects some unchanged values)."""
+        return self._driver.run(ops.update(self._session, self._kind, ident, changes))
+
+    def delete(self, ident: str | M) -> None:
+        self._driver.run(ops.delete(self._session, self._kind, ident))
+
+    def __delitem__(self, ident: str | M) -> None:
+        self.delete(ident)
+
+
+class TimeCollection(Collection[Time]):
+    """Times, plus bulk creation and summaries."""
+
+    def create_many(
+        self, items: Iterable[Time | Mapping[str, Any]], *, concurrency: int = 8
+    ) -> Iterator[BulkResult[Time]]:
+        """Create many times with ``concurrency`` requests in flight, yielding one result per item in order.
+
+        A failed item is reported in its result and the others go on. A create that times out is looked
+        up on the server before it is sent again, so no entry is created twice.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._driver.run(self._session.ready())
+        claims = ops.Claims()
+        pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="pymesync-bulk")
+        pending: collections.deque[concurrent.futures.Future[BulkResult[Time]]] = collections.deque()
+        try:
+            for index, item in enumerate(items):
+                exchange = ops.create_time_once(self._session, index, item, claims)
+                pending.append(pool.submit(self._driver.run, exchange))
+                if len(pending) >= 4 * concurrency:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def summary(
+        self,
+        start: datetime.date | str,
+        end: datetime.date | str,
+        by: Sequence[str] = ("project",),
+        **filters: Any,
+    ) -> Summary:
+        """Total time from ``start`` to ``end`` (inclusive) per group; see :mod:`pymesync.reports`."""
+        window = {"start": parse_day(start, "start"), "end": parse_day(end, "end")}
+        return summarize(self.list(**filters, **window), by)
+
+
+class Client:
+    """A blocking TimeSync client.
+
+    ``baseurl`` includes the API version (``https://timesync.example.com/v1``). With ``username`` and
+    ``password`` it logs in on first use and again whenever the token expires or is rejected; with only a
+    ``token`` it uses that token until the server refuses it. ``timeout`` is seconds, one number or a
+    ``(connect, read)`` pair. Use it as a context manager, or call :meth:`close`, to release connections.
+    """
+
+    times: TimeCollection
+    projects: Collection[Project]
+    activities: Collection[Activity]
+    users: Collection[User]
+
+    def __init__(
+        self,
+        baseurl: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        auth_type: str = "password",
+        token: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.baseurl = base_url(baseurl)
+        self.timeout = timeout_pair(timeout)
+        self._session = new_session(username, password, auth_type, token)
+        self._transport = SyncTransport(self.timeout, maxsize=max_connections)
+        self._driver = _Driver(self.baseurl, self._transport)
+        self.times = TimeCollection(self._driver, self._session, TIMES)
+        self.projects = Collection(self._driver, self._session, PROJECTS)
+        self.activities = Collection(self._driver, self._session, ACTIVITIES)
+        self.users = Collection(self._driver, self._session, USERS)
+
+    @property
+    def username(self) -> str | None:
+        """Who we are: the login name, or the subject of the token."""
+        return self._session.username
+
+    @property
+    def token(self) -> str | None:
+        """The current token (never shown in ``repr``)."""
+        return self._session.token
+
+    def login(self) -> None:
+        """Log in now instead of on first use (to check the credentials early)."""
+        self._driver.run(self._session.login())
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return describe(type(self).__name__, self.baseurl, self._session)

@@ -1,0 +1,341 @@
+"""Typed, immutable TimeSync objects for the pythonic clients.
+
+Conventions, stated once for the whole package:
+
+* **durations are ``int`` seconds** (what the API stores); inputs also accept ``datetime.timedelta`` and
+  ``"1h30m"`` strings;
+* dates are :class:`datetime.date` (the API's ``YYYY-MM-DD``, UTC) or ``None`` when unset;
+* ``parents`` is ``None`` unless revisions were asked for, then a tuple in the order the server sent;
+* fields a newer server adds are kept in ``extra`` and written back by :meth:`to_dict`.
+
+Models are frozen dataclasses: equal when every field is equal, hashable on their plain fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar
+
+from pymesync.errors import UnexpectedResponse
+
+__all__ = ["Activity", "Model", "Project", "ProjectRole", "Time", "User"]
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+#: Fields a client must never keep, even when a misbehaving server sends them.
+_SECRET_FIELDS = frozenset({"password"})
+
+M = TypeVar("M", bound="Model")
+
+
+def _no_extra() -> Mapping[str, Any]:
+    return _NO_EXTRA
+
+
+def _bad(kind: str, field: str, expected: str) -> UnexpectedResponse:
+    return UnexpectedResponse(f"{kind} from server has {field} that is not {expected}")
+
+
+def _read_date(value: object, kind: str, field: str) -> datetime.date | None:
+    """A ``YYYY-MM-DD`` string (a time part is ignored), epoch milliseconds (``POST /users``), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value[:10])
+        except ValueError:
+            raise _bad(kind, field, "a date") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc).date()
+        except (OverflowError, OSError, ValueError):
+            raise _bad(kind, field, "a date") from None
+    raise _bad(kind, field, "a date")
+
+
+def _write_date(value: datetime.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _read_str(value: object, kind: str, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _bad(kind, field, "a string")
+
+
+def _read_int(value: object, kind: str, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise _bad(kind, field, "an integer")
+    return int(value)
+
+
+def _read_bool(value: object, kind: str, field: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):  # SQLite-backed servers may leak 0/1
+        return bool(value)
+    raise _bad(kind, field, "a boolean")
+
+
+def _read_slugs(value: object, kind: str, field: str) -> tuple[str, ...]:
+    """A list of strings; a single string (the create echo of a time's project) counts as one."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise _bad(kind, field, "a list of slugs")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProjectRole:
+    """A user's flags on one project: ``member`` logs time, ``spectator`` sees times, ``manager`` edits."""
+
+    member: bool = False
+    spectator: bool = False
+    manager: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProjectRole:
+        return cls(
+            member=_read_bool(data.get("member"), "project role", "member"),
+            spectator=_read_bool(data.get("spectator"), "project role", "spectator"),
+            manager=_read_bool(data.get("manager"), "project role", "manager"),
+        )
+
+    def to_dict(self) -> dict[str, bool]:
+        return {"member": self.member, "spectator": self.spectator, "manager": self.manager}
+
+
+def _read_users(value: object) -> Mapping[str, ProjectRole]:
+    if value is None:
+        return _NO_EXTRA
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise _bad("project", "users", "a map of roles")
+    return MappingProxyType({str(name): ProjectRole.from_dict(flags) for name, flags in value.items()})
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Model:
+    """Shared behaviour: reading the wire form, writing it back, and a short repr."""
+
+    KIND: ClassVar[str] = "object"
+    #: wire key → reader; keys not listed here (and not ``parents``) go to ``extra``.
+    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {}
+
+    @classmethod
+    def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
+        """Build from a JSON object as the server sends it; unknown keys land in ``extra``."""
+        if not isinstance(data, Mapping):
+            raise UnexpectedResponse(f"{cls.KIND} from server is not a JSON object")
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            reader = cls._READERS.get(key)
+            if reader is not None:
+                values[key] = reader(value, cls.KIND, key)
+            elif key == "parents" and "parents" in cls._field_names():
+                values["parents"] = cls._read_parents(value)
+            elif key not in _SECRET_FIELDS:
+                extra[key] = value
+        values["extra"] = MappingProxyType(extra) if extra else _NO_EXTRA
+        return cls(**values)
+
+    @classmethod
+    def _read_parents(cls: type[M], value: object) -> tuple[M, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise _bad(cls.KIND, "parents", "a list")
+        return tuple(cls.from_dict(item) for item in value)
+
+    @classmethod
+    def _field_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: dates as ``YYYY-MM-DD``, tuples as lists, plus every ``extra`` field."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                continue
+            if f.name == "parents":
+                if value is not None:
+                    out["parents"] = [parent.to_dict() for parent in value]
+            elif isinstance(value, datetime.date):
+                out[f.name] = _write_date(value)
+            elif isinstance(value, tuple):
+                out[f.name] = list(value)
+            else:
+                out[f.name] = value
+        out.update(getattr(self, "extra", _NO_EXTRA))
+        return out
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or value == () or (f.name == "extra" and not value):
+                continue
+            if f.name == "parents":
+                shown.append(f"parents=<{len(value)}>")
+            elif isinstance(value, Mapping):
+                shown.append(f"{f.name}={dict(value)!r}")
+            else:
+                shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+_COMMON_DATES: dict[str, Callable[[object, str, str], object]] = {
+    "created_at": _read_date,
+    "updated_at": _read_date,
+    "deleted_at": _read_date,
+}
+
+
+def _read_duration(value: object, kind: str, field: str) -> int:
+    seconds = _read_int(value, kind, field)
+    return 0 if seconds is None else seconds
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Time(Model):
+    """One revision of a time entry.
+
+    ``project`` holds the project's slugs (all of them, sorted, when read back; the one slug sent in the echo
+    of a create). ``activities`` is empty in a create echo when the project's default activity was used.
+    """
+
+    KIND: ClassVar[str] = "time"
+    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {
+        "uuid": _read_str,
+        "revision": _read_int,
+        "duration": _read_duration,
+        "user": _read_str,
+        "project": _read_slugs,
+        "activities": _read_slugs,
+        "date_worked": _read_date,
+        "notes": _read_str,
+        "issue_uri": _read_str,
+        **_COMMON_DATES,
+    }
+
+    uuid: str | None = None
+    revision: int | None = None
+    duration: int = 0
+    user: str | None = None
+    project: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+    date_worked: datetime.date | None = None
+    notes: str | None = None
+    issue_uri: str | None = None
+    created_at: datetime.date | None = None
+    updated_at: datetime.date | None = None
+    deleted_at: datetime.date | None = None
+    parents: tuple[Time, ...] | None = dataclasses.field(default=None, hash=False)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=_no_extra, hash=False)
+
+    @property
+    def duration_timedelta(self) -> datetime.timedelta:
+        return datetime.timedelta(seconds=self.duration)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Project(Model):
+    """One revision of a project. ``users`` maps usernames to their :class:`ProjectRole`."""
+
+    KIND: ClassVar[str] = "project"
+    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {
+        "uuid": _read_str,
+        "revision": _read_int,
+        "name": _read_str,
+        "slugs": _read_slugs,
+        "uri": _read_str,
+        "default_activity": _read_str,
+        "users": lambda value, kind, field: _read_users(value),
+        **_COMMON_DATES,
+    }
+
+    uuid: str | None = None
+    revision: int | None = None
+    name: str | None = None
+    slugs: tuple[str, ...] = ()
+    uri: str | None = None
+    default_activity: str | None = None
+    users: Mapping[str, ProjectRole] = dataclasses.field(default_factory=_no_extra, hash=False)
+    created_at: datetime.date | None = None
+    updated_at: datetime.date | None = None
+    deleted_at: datetime.date | None = None
+    parents: tuple[Project, ...] | None = dataclasses.field(default=None, hash=False)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=_no_extra, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.users:
+            out["users"] = {name: role.to_dict() for name, role in self.users.items()}
+        else:
+            del out["users"]  # the server omits the key for a project without members
+        return out
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Activity(Model):
+    """One revision of an activity; ``slug`` is ``None`` once the activity is deleted."""
+
+    KIND: ClassVar[str] = "activity"
+    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {
+        "uuid": _read_str,
+        "revision": _read_int,
+        "name": _read_str,
+        "slug": _read_str,
+        **_COMMON_DATES,
+    }
+
+    uuid: str | None = None
+    revision: int | None = None
+    name: str | None = None
+    slug: str | None = None
+    created_at: datetime.date | None = None
+    updated_at: datetime.date | None = None
+    deleted_at: datetime.date | None = None
+    parents: tuple[Activity, ...] | None = dataclasses.field(default=None, hash=False)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=_no_extra, hash=False)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class User(Model):
+    """A user (updated in place, so no revisions). There is no password field: the server never sends it."""
+
+    KIND: ClassVar[str] = "user"
+    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {
+        "username": _read_str,
+        "display_name": _read_str,
+        "email": _read_str,
+        "meta": _read_str,
+        "site_admin": _read_bool,
+        "site_manager": _read_bool,
+        "site_spectator": _read_bool,
+        "active": _read_bool,
+        **_COMMON_DATES,
+    }
+
+    username: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    meta: str | None = None
+    site_admin: bool = False
+    site_manager: bool = False
+    site_spectator: bool = False
+    active: bool = True
+    created_at: datetime.date | None = None
+    updated_at: datetime.date | None = None
+    deleted_at: datetime.date | None = None
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=_no_extra, hash=False)

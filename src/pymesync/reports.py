@@ -1,0 +1,113 @@
+"""Totals of logged time per group: the sans-IO half of ``client.times.summary``.
+
+Grouping keys:
+
+* ``project``: the project's first slug (the server sorts them, so it is stable);
+* ``activity``: each activity of an entry; an entry with two activities counts fully towards both, so the
+  activity totals can add up to more than the overall total;
+* ``user``: the username;
+* ``day``: ``date_worked`` as a :class:`datetime.date`;
+* ``week``: the Monday of ``date_worked``'s ISO week, as a :class:`datetime.date`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from pymesync.models import Time
+
+__all__ = ["GROUPS", "Summary", "SummaryRow", "summarize"]
+
+GroupValue = str | datetime.date | None
+
+
+def _projects(entry: Time) -> list[GroupValue]:
+    return [entry.project[0] if entry.project else None]
+
+
+def _activities(entry: Time) -> list[GroupValue]:
+    return list(entry.activities) or [None]
+
+
+def _users(entry: Time) -> list[GroupValue]:
+    return [entry.user]
+
+
+def _days(entry: Time) -> list[GroupValue]:
+    return [entry.date_worked]
+
+
+def _weeks(entry: Time) -> list[GroupValue]:
+    day = entry.date_worked
+    return [None if day is None else day - datetime.timedelta(days=day.weekday())]
+
+
+GROUPS: Final[dict[str, Callable[[Time], list[GroupValue]]]] = {
+    "project": _projects,
+    "activity": _activities,
+    "user": _users,
+    "day": _days,
+    "week": _weeks,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SummaryRow:
+    """One group: its values in the order of ``by``, the total seconds and the number of entries."""
+
+    group: tuple[GroupValue, ...]
+    seconds: int
+    entries: int
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        return datetime.timedelta(seconds=self.seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Rows sorted by group (``None`` first), and the overall totals of the entries read."""
+
+    by: tuple[str, ...]
+    rows: tuple[SummaryRow, ...]
+    total_seconds: int
+    entries: int
+
+    def as_dicts(self) -> list[dict[str, object]]:
+        """One flat dict per row (group keys, then ``seconds`` and ``entries``), for tables, CSV or JSON."""
+        return [
+            {**dict(zip(self.by, row.group, strict=True)), "seconds": row.seconds, "entries": row.entries}
+            for row in self.rows
+        ]
+
+
+def _sort_key(group: tuple[GroupValue, ...]) -> tuple[tuple[bool, str], ...]:
+    return tuple((value is not None, "" if value is None else str(value)) for value in group)
+
+
+def summarize(entries: Iterable[Time], by: Sequence[str] = ("project",)) -> Summary:
+    """Total ``duration`` of ``entries`` per combination of the ``by`` keys (see the module docstring)."""
+    keys = (by,) if isinstance(by, str) else tuple(by)
+    unknown = [key for key in keys if key not in GROUPS]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    totals: dict[tuple[GroupValue, ...], list[int]] = {}
+    total_seconds = count = 0
+    for entry in entries:
+        total_seconds += entry.duration
+        count += 1
+        groups: list[tuple[GroupValue, ...]] = [()]
+        for key in keys:
+            groups = [(*group, value) for group in groups for value in GROUPS[key](entry)]
+        for group in groups:
+            sums = totals.setdefault(group, [0, 0])
+            sums[0] += entry.duration
+            sums[1] += 1
+    rows = tuple(
+        SummaryRow(group, seconds, n)
+        for group, (seconds, n) in sorted(totals.items(), key=lambda kv: _sort_key(kv[0]))
+    )
+    return Summary(keys, rows, total_seconds, count)
