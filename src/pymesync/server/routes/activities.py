@@ -1,7 +1,234 @@
-"""Placeholder while the activities endpoints are written."""
+"""``/activities`` endpoints (API doc §5.3). Each update writes a new revision row."""
 
 from __future__ import annotations
 
-from pymesync.server.context import Handler
+from typing import Any
 
-ROUTES: list[tuple[str, list[str], Handler]] = []
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+from starlette.responses import Response
+
+from pymesync.server import auth, errors, queries, schema, storage, validation
+from pymesync.server.context import (
+    Context,
+    body_caller,
+    body_object,
+    empty_response,
+    json_response,
+    query_caller,
+)
+from pymesync.server.storage import transaction
+
+activities = schema.activities
+times = schema.times
+timesactivities = schema.timesactivities
+KIND = "activity"
+FIELDS = ("name", "slug")
+
+
+def render(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "slug": row.slug,
+        "uuid": str(row.uuid),
+        "revision": row.revision or 1,
+        "created_at": storage.ms_to_date(row.created_at),
+        "updated_at": storage.ms_to_date(row.updated_at),
+        "deleted_at": storage.ms_to_date(row.deleted_at),
+    }
+
+
+def list_activities(context: Context) -> Response:
+    with transaction(context.engine) as connection:
+        query_caller(context, connection)
+        query = sa.select(activities).where(activities.c.newest.is_(True))
+        if not context.flag("include_deleted"):
+            query = query.where(activities.c.deleted_at.is_(None))
+        rows = connection.execute(query.order_by(activities.c.id)).all()
+        found = [render(row) for row in rows]
+        if context.flag("include_revisions"):
+            parents: dict[str, list[dict[str, Any]]] = {item["uuid"]: [] for item in found}
+            for batch in _chunks(list(parents)):
+                older = sa.select(activities).where(
+                    activities.c.uuid.in_(batch), activities.c.newest.is_not(True)
+                )
+                for row in connection.execute(older.order_by(activities.c.id)):
+                    parents[str(row.uuid)].append(render(row))
+            for item in found:
+                item["parents"] = parents[item["uuid"]]
+    return json_response(found)
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + queries.BATCH] for i in range(0, len(values), queries.BATCH)]
+
+
+def _current(connection: Connection, slug: str) -> Row[Any] | None:
+    return queries.current_activities(connection, [slug]).get(slug)
+
+
+def get_activity(context: Context) -> Response:
+    slug = context.param("slug")
+    with transaction(context.engine) as connection:
+        query_caller(context, connection)
+        if not validation.is_lenient_slug(slug):
+            raise errors.invalid_identifier("slug", slug)
+        row = _current(connection, slug)
+        if row is None:
+            raise errors.not_found(KIND)
+        found = render(row)
+        if context.flag("include_revisions"):
+            older = sa.select(activities).where(
+                activities.c.uuid == row.uuid,
+                activities.c.newest.is_not(True),
+                activities.c.slug == slug,
+            )
+            found["parents"] = [
+                render(parent) for parent in connection.execute(older.order_by(activities.c.id.desc()))
+            ]
+    return json_response(found)
+
+
+def _slug_taken(connection: Connection, slug: str) -> bool:
+    query = sa.select(activities.c.id).where(activities.c.slug == slug).limit(1)
+    return connection.execute(query).first() is not None
+
+
+def _name_taken(connection: Connection, name: str) -> bool:
+    query = sa.select(activities.c.id).where(activities.c.name == name).limit(1)
+    return connection.execute(query).first() is not None
+
+
+def _require_manager(caller: auth.Caller, action: str) -> None:
+    if not (caller.site_manager or caller.site_admin):
+        raise errors.not_authorized(caller.username, action)
+
+
+def _check_unknown(fields: dict[str, Any]) -> None:
+    for name in fields:
+        if name not in FIELDS:
+            raise errors.unknown_field(KIND, name)
+
+
+def _check_name_length(name: str) -> None:
+    if len(name) > validation.MAX_VARCHAR:
+        raise errors.invalid_field(
+            KIND, "name", f"string of at most {validation.MAX_VARCHAR} characters", "longer string"
+        )
+
+
+def create_activity(context: Context) -> Response:
+    fields = body_object(context)
+    with transaction(context.engine, write=True) as connection:
+        caller = body_caller(context, connection)
+        _require_manager(caller, "create activities")
+        if not isinstance(fields, dict):
+            raise errors.missing_field(KIND, "name")
+        _check_unknown(fields)
+        for name in FIELDS:
+            if not validation.is_truthy(fields.get(name)):
+                raise errors.missing_field(KIND, name)
+        for name in FIELDS:
+            if not isinstance(fields[name], str):
+                raise errors.invalid_field(KIND, name, "string", validation.json_type(fields[name]))
+        name, slug = fields["name"], fields["slug"]
+        if not validation.is_slug(slug):
+            raise errors.invalid_field(KIND, "slug", "slug", "non-slug string")
+        _check_name_length(name)
+        if _slug_taken(connection, slug):
+            raise errors.slugs_exist([slug])
+        if _name_taken(connection, name):
+            raise errors.not_unique_name(KIND)
+        created = {
+            "name": name,
+            "slug": slug,
+            "uuid": queries.new_uuid(),
+            "revision": 1,
+            "created_at": storage.now_ms(),
+        }
+        connection.execute(sa.insert(activities).values(**created, newest=True))
+    return json_response(
+        {
+            **created,
+            "created_at": storage.ms_to_date(created["created_at"]),
+            "updated_at": None,
+            "deleted_at": None,
+        }
+    )
+
+
+def update_activity(context: Context) -> Response:
+    slug = context.param("slug")
+    fields = body_object(context)
+    with transaction(context.engine, write=True) as connection:
+        caller = body_caller(context, connection)
+        _require_manager(caller, "update activities")
+        if not isinstance(fields, dict):
+            raise errors.invalid_field(KIND, "object", "object", validation.json_type(fields))
+        _check_unknown(fields)
+        for name in FIELDS:
+            if name in fields and not isinstance(fields[name], str):
+                raise errors.invalid_field(KIND, name, "string", validation.json_type(fields[name]))
+        if fields.get("name") == "":
+            raise errors.invalid_field(KIND, "name", "string", "empty string")
+        if fields.get("slug") == "":
+            raise errors.invalid_field(KIND, "slug", "slug", "empty string")
+        if not validation.is_slug(slug):
+            raise errors.invalid_identifier("slug", slug)
+        new_slug, new_name = fields.get("slug"), fields.get("name")
+        if new_slug is not None and not validation.is_slug(new_slug):
+            raise errors.invalid_field(KIND, "slug", "valid slug", f"invalid slug {new_slug}")
+        if new_name is not None:
+            _check_name_length(new_name)
+        if new_slug is not None and _slug_taken(connection, new_slug):
+            raise errors.slugs_exist([new_slug])
+        if new_name is not None and _name_taken(connection, new_name):
+            raise errors.not_unique_name(KIND)
+        current = _current(connection, slug)
+        if current is None:
+            raise errors.not_found(KIND)
+        new_id = queries.add_revision(connection, activities, current, fields)
+        row = connection.execute(sa.select(activities).where(activities.c.id == new_id)).one()
+    updated = render(row)
+    del updated["deleted_at"]
+    return json_response(updated)
+
+
+def delete_activity(context: Context) -> Response:
+    slug = context.param("slug")
+    with transaction(context.engine, write=True) as connection:
+        caller = query_caller(context, connection)
+        _require_manager(caller, "delete activities")
+        if not validation.is_slug(slug):
+            raise errors.invalid_identifier("slug", slug)
+        current = _current(connection, slug)
+        if current is None:
+            raise errors.not_found("slug")
+        in_use = (
+            sa.select(times.c.id)
+            .join(timesactivities, timesactivities.c.time == times.c.id)
+            .join(activities, activities.c.id == timesactivities.c.activity)
+            .where(
+                activities.c.uuid == current.uuid,
+                times.c.newest.is_(True),
+                times.c.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        if connection.execute(in_use).first() is not None:
+            raise errors.method_not_allowed(KIND)
+        connection.execute(
+            sa.update(activities)
+            .where(activities.c.id == current.id)
+            .values(deleted_at=storage.now_ms(), slug=None)
+        )
+    return empty_response()
+
+
+ROUTES = [
+    ("/activities", ["GET"], list_activities),
+    ("/activities", ["POST"], create_activity),
+    ("/activities/{slug}", ["GET"], get_activity),
+    ("/activities/{slug}", ["POST"], update_activity),
+    ("/activities/{slug}", ["DELETE"], delete_activity),
+]

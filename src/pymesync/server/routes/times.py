@@ -1,7 +1,555 @@
-"""Placeholder while the times endpoints are written."""
+"""``/times`` endpoints (API doc §5.1). Each update writes a new revision row.
+
+Big lists are streamed: the first page is read with the authentication in one transaction, and
+each later page (keyset on ``id``) in its own short transaction, so memory stays flat and no
+transaction stays open while the client reads.
+"""
 
 from __future__ import annotations
 
-from pymesync.server.context import Handler
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-ROUTES: list[tuple[str, list[str], Handler]] = []
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.sql.elements import ColumnElement
+from starlette.responses import Response, StreamingResponse
+
+from pymesync.server import auth, errors, queries, schema, storage, validation
+from pymesync.server.context import (
+    Context,
+    body_caller,
+    body_object,
+    empty_response,
+    encode_items,
+    json_response,
+    query_caller,
+)
+from pymesync.server.storage import transaction
+
+times = schema.times
+users = schema.users
+projects = schema.projects
+projectslugs = schema.projectslugs
+activities = schema.activities
+timesactivities = schema.timesactivities
+userroles = schema.userroles
+KIND = "time"
+#: Times rendered per page of a list.
+PAGE = 1000
+MAX_DURATION = 2**31 - 1
+UPDATABLE = ("duration", "user", "project", "activities", "notes", "issue_uri", "date_worked")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(times, users.c.username.label("username")).join(users, users.c.id == times.c.user)
+
+
+def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The current slugs of each time revision's activities, sorted."""
+    found: dict[int, list[str]] = {}
+    referenced = activities.alias("referenced")
+    for start in range(0, len(time_ids), queries.BATCH):
+        batch = list(time_ids[start : start + queries.BATCH])
+        query = (
+            sa.select(timesactivities.c.time, activities.c.slug)
+            .join(referenced, referenced.c.id == timesactivities.c.activity)
+            .join(
+                activities,
+                sa.and_(activities.c.uuid == referenced.c.uuid, activities.c.newest.is_(True)),
+            )
+            .where(timesactivities.c.time.in_(batch), activities.c.slug.is_not(None))
+        )
+        for row in connection.execute(query):
+            found.setdefault(row.time, []).append(row.slug)
+    for slugs in found.values():
+        slugs.sort()
+    return found
+
+
+def render_many(
+    connection: Connection, rows: Sequence[Row[Any]], *, parents: str | None = None
+) -> list[dict[str, Any]]:
+    """The GET form of each time (3.2); ``parents`` is None, ``"newest"`` or ``"oldest"`` first."""
+    older: dict[str, list[Row[Any]]] = {str(row.uuid): [] for row in rows}
+    if parents is not None:
+        order = times.c.id.desc() if parents == "newest" else times.c.id.asc()
+        uuids = list(older)
+        for start in range(0, len(uuids), queries.BATCH):
+            query = _select().where(
+                times.c.uuid.in_(uuids[start : start + queries.BATCH]),
+                times.c.newest.is_not(True),
+            )
+            for row in connection.execute(query.order_by(order)):
+                older[str(row.uuid)].append(row)
+    every = [*rows, *(row for rows_ in older.values() for row in rows_)]
+    slugs = queries.project_slugs(connection, {str(row.project) for row in every})
+    time_activities = _activity_slugs(connection, [row.id for row in every])
+
+    def one(row: Row[Any]) -> dict[str, Any]:
+        return {
+            "duration": row.duration,
+            "user": row.username,
+            "project": slugs.get(str(row.project), []),
+            "activities": time_activities.get(row.id, []),
+            "notes": row.notes,
+            "issue_uri": row.issue_uri,
+            "date_worked": storage.ms_to_date(row.date_worked),
+            "uuid": str(row.uuid),
+            "revision": row.revision or 1,
+            "created_at": storage.ms_to_date(row.created_at),
+            "updated_at": storage.ms_to_date(row.updated_at),
+            "deleted_at": storage.ms_to_date(row.deleted_at),
+        }
+
+    rendered = []
+    for row in rows:
+        item = one(row)
+        if parents is not None:
+            item["parents"] = [one(parent) for parent in older[str(row.uuid)]]
+        rendered.append(item)
+    return rendered
+
+
+def _visible_to(caller: auth.Caller) -> ColumnElement[bool] | None:
+    """Times the caller may see (3.6, [IMPL]): own, spectated projects, or everything."""
+    if caller.site_admin or caller.site_spectator:
+        return None
+    spectated = (
+        sa.select(projects.c.uuid)
+        .join(userroles, userroles.c.project == projects.c.id)
+        .where(userroles.c.user == caller.id, userroles.c.spectator.is_(True))
+    )
+    return sa.or_(times.c.user == caller.id, times.c.project.in_(spectated))
+
+
+def _is_visible(connection: Connection, caller: auth.Caller, row: Row[Any]) -> bool:
+    if caller.site_admin or caller.site_spectator or row.user == caller.id:
+        return True
+    role = queries.project_role(connection, caller.id, str(row.project))
+    return role is not None and role["spectator"]
+
+
+def _date_bound(context: Context, key: str) -> dt.date | None:
+    value = context.first(key)
+    if not value:
+        return None
+    has_pattern, day = validation.find_date(value)
+    if not has_pattern:
+        raise errors.bad_query_value(key, value)
+    return day
+
+
+def _count(context: Context, key: str) -> int | None:
+    value = context.first(key)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise errors.bad_query_value(key, value)
+    return int(value)
+
+
+def _filters(context: Context, connection: Connection, caller: auth.Caller) -> list[Any]:
+    """The WHERE conditions of GET /times (5.1.1), validating each parameter."""
+    conditions: list[Any] = [
+        times.c.newest.is_(True),
+        times.c.project.in_(
+            sa.select(projects.c.uuid).join(projectslugs, projectslugs.c.project == projects.c.id)
+        ),
+    ]
+    visible = _visible_to(caller)
+    if visible is not None:
+        conditions.append(visible)
+    if not context.flag("include_deleted"):
+        conditions.append(times.c.deleted_at.is_(None))
+    wanted_users = context.values("user")
+    if wanted_users:
+        ids = queries.user_ids(connection, wanted_users)
+        if not ids:
+            raise errors.bad_query_value("user", ",".join(wanted_users))
+        conditions.append(times.c.user.in_(sorted(ids.values())))
+    wanted_projects = context.values("project")
+    if wanted_projects:
+        uuids = queries.project_uuids_for_slugs(connection, wanted_projects)
+        if not uuids:
+            raise errors.bad_query_value("project", ",".join(wanted_projects))
+        conditions.append(times.c.project.in_(sorted(uuids)))
+    wanted_activities = context.values("activity")
+    if wanted_activities:
+        found = queries.current_activities(connection, wanted_activities)
+        if not found:
+            raise errors.bad_query_value("activity", ",".join(wanted_activities))
+        tagged = (
+            sa.select(timesactivities.c.time)
+            .join(activities, activities.c.id == timesactivities.c.activity)
+            .where(activities.c.uuid.in_(sorted(str(row.uuid) for row in found.values())))
+        )
+        conditions.append(times.c.id.in_(tagged))
+    start, end = _date_bound(context, "start"), _date_bound(context, "end")
+    if start is not None and (start > storage.today() or (end is not None and start > end)):
+        raise errors.bad_query_value("start", context.first("start") or "")
+    if start is not None:
+        conditions.append(times.c.date_worked >= storage.date_to_ms(start))
+    if end is not None:
+        conditions.append(times.c.date_worked < storage.date_to_ms(end + dt.timedelta(days=1)))
+    return conditions
+
+
+def _page(
+    connection: Connection, conditions: list[Any], after: int, size: int, skip: int, parents: bool
+) -> tuple[list[dict[str, Any]], int]:
+    query = _select().where(*conditions, times.c.id > after).order_by(times.c.id).limit(size)
+    if skip:
+        query = query.offset(skip)
+    rows = connection.execute(query).all()
+    last = rows[-1].id if rows else after
+    return render_many(connection, rows, parents="newest" if parents else None), last
+
+
+def _remaining_pages(
+    engine: Engine,
+    conditions: list[Any],
+    after: int,
+    remaining: int | None,
+    parents: bool,
+) -> Iterator[dict[str, Any]]:
+    """Later pages, each read in its own transaction."""
+    while remaining is None or remaining > 0:
+        size = PAGE if remaining is None else min(PAGE, remaining)
+        with transaction(engine) as connection:
+            items, after = _page(connection, conditions, after, size, 0, parents)
+        yield from items
+        if remaining is not None:
+            remaining -= len(items)
+        if len(items) < size:
+            return
+
+
+def list_times(context: Context) -> Response:
+    with transaction(context.engine) as connection:
+        caller = query_caller(context, connection)
+        conditions = _filters(context, connection, caller)
+        skip, limit = _count(context, "skip") or 0, _count(context, "limit")
+        limit = limit or None  # the spec's limit=0 means "all"
+        parents = context.flag("include_revisions")
+        size = PAGE if limit is None else min(PAGE, limit)
+        first, last = _page(connection, conditions, 0, size, skip, parents)
+    if len(first) < size or (limit is not None and len(first) >= limit):
+        return json_response(first)
+    remaining = None if limit is None else limit - len(first)
+
+    def items() -> Iterator[dict[str, Any]]:
+        yield from first
+        yield from _remaining_pages(context.engine, conditions, last, remaining, parents)
+
+    return StreamingResponse(encode_items(items()), media_type="application/json")
+
+
+def _uuid_param(context: Context, kind: str) -> str:
+    value = context.param("uuid")
+    if not validation.is_uuid(value):
+        raise errors.invalid_identifier(kind, value)
+    return value
+
+
+def _newest(connection: Connection, uuid: str) -> Row[Any] | None:
+    """The current revision; stored uuids are lowercase, so other spellings find nothing."""
+    if uuid != uuid.lower():
+        return None
+    query = _select().where(times.c.uuid == uuid, times.c.newest.is_(True))
+    return connection.execute(query.order_by(times.c.id.desc())).first()
+
+
+def get_time(context: Context) -> Response:
+    with transaction(context.engine) as connection:
+        caller = query_caller(context, connection)
+        uuid = _uuid_param(context, "UUID")
+        row = _newest(connection, uuid)
+        if (
+            row is None
+            or (row.deleted_at is not None and not context.flag("include_deleted"))
+            or not _is_visible(connection, caller, row)
+        ):
+            raise errors.not_found(KIND)
+        parents = "oldest" if context.flag("include_revisions") else None
+        [found] = render_many(connection, [row], parents=parents)
+    return json_response(found)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _type_error(field: str, expected: str, value: object) -> errors.ApiError:
+    return errors.invalid_field(KIND, field, expected, validation.json_type(value))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_duration(value: float, *, create: bool) -> None:
+    if value < 0:
+        word = "number" if create else "integer"
+        raise errors.invalid_field(KIND, "duration", f"positive {word}", f"negative {word}")
+    if value > MAX_DURATION:
+        raise errors.invalid_field(
+            KIND, "duration", f"number of at most {MAX_DURATION} seconds", "larger number"
+        )
+
+
+def _check_activity_items(value: list[Any]) -> None:
+    for item in value:
+        if not isinstance(item, str):
+            raise errors.invalid_field(
+                KIND,
+                "activities",
+                "slugs",
+                f"array containing at least 1 {validation.json_type(item)}",
+            )
+    if not all(validation.is_slug(item) for item in value):
+        raise errors.invalid_field(KIND, "activities", "slugs", "array containing at least 1 invalid slug")
+
+
+def _check_text_lengths(fields: dict[str, Any]) -> None:
+    for name in ("notes", "issue_uri"):
+        value = fields.get(name)
+        if isinstance(value, str) and len(value) > validation.MAX_VARCHAR:
+            raise errors.invalid_field(
+                KIND, name, f"string of at most {validation.MAX_VARCHAR} characters", "longer string"
+            )
+
+
+def _date_worked(value: str) -> int:
+    day = validation.parse_date(value)
+    if day is None:
+        raise errors.invalid_field(KIND, "date_worked", "ISO-8601 date", value)
+    return storage.date_to_ms(day)
+
+
+def _check_new_time(fields: dict[str, Any]) -> int:
+    """Validation steps 1-6 of 5.1.3; returns ``date_worked`` in epoch ms."""
+    required = {"duration", "project", "user", "date_worked"}
+    for name, expected in (
+        ("duration", "number"),
+        ("project", "string"),
+        ("user", "string"),
+        ("issue_uri", "string"),
+        ("activities", "array"),
+        ("date_worked", "string"),
+    ):
+        if name not in fields:
+            if name in required:
+                raise errors.missing_field(KIND, name)
+            continue
+        value = fields[name]
+        ok = _is_number(value) if expected == "number" else validation.json_type(value) == expected
+        if not ok:
+            raise _type_error(name, expected, value)
+    if fields.get("notes") is not None and not isinstance(fields["notes"], str):
+        raise _type_error("notes", "string", fields["notes"])
+    _check_duration(fields["duration"], create=True)
+    if not validation.is_slug(fields["project"]):
+        raise errors.invalid_field(KIND, "project", "slug", f"invalid slug {fields['project']}")
+    _check_activity_items(fields.get("activities") or [])
+    issue_uri = fields.get("issue_uri")
+    if issue_uri and not validation.is_http_uri(issue_uri):
+        raise errors.invalid_field(KIND, "issue_uri", "URI", f"invalid URI {issue_uri}")
+    date_worked = _date_worked(fields["date_worked"])
+    _check_text_lengths(fields)
+    return date_worked
+
+
+def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
+    """Current row ids of these activities; 409 when any slug is unknown."""
+    found = queries.current_activities(connection, slugs)
+    if len(found) != len(set(slugs)):
+        raise errors.invalid_foreign_key(KIND, "activities")
+    return sorted({row.id for row in found.values()})
+
+
+def _default_activity_ids(connection: Connection, project: Row[Any]) -> list[int]:
+    if project.default_activity is not None:
+        activity = queries.newest_row(connection, activities, str(project.default_activity))
+        if activity is not None and activity.deleted_at is None and activity.slug is not None:
+            return [activity.id]
+    raise errors.missing_field(KIND, "activities")
+
+
+def _require_member(connection: Connection, caller: auth.Caller, project_uuid: str, slug: str) -> None:
+    if caller.site_admin:
+        return
+    role = queries.project_role(connection, caller.id, project_uuid)
+    if role is None or not role["member"]:
+        raise errors.not_authorized(caller.username, f"create time entries for project {slug}.")
+
+
+def _project(connection: Connection, slug: str) -> Row[Any]:
+    uuid = queries.project_uuid_for_slug(connection, slug) if validation.is_slug(slug) else None
+    project = None if uuid is None else queries.newest_row(connection, projects, uuid)
+    if project is None or project.deleted_at is not None:
+        raise errors.invalid_foreign_key(KIND, "project")
+    return project
+
+
+def _write_activities(connection: Connection, time_id: int, activity_ids: list[int]) -> None:
+    if activity_ids:
+        connection.execute(
+            sa.insert(timesactivities),
+            [{"time": time_id, "activity": activity_id} for activity_id in activity_ids],
+        )
+
+
+def create_time(context: Context) -> Response:
+    fields = body_object(context)
+    with transaction(context.engine, write=True) as connection:
+        caller = body_caller(context, connection)
+        if not isinstance(fields, dict):
+            raise errors.missing_field(KIND, "duration")
+        date_worked = _check_new_time(fields)
+        if fields["user"] != caller.username:
+            raise errors.not_authorized(caller.username, f"create time entries for {fields['user']}")
+        project = _project(connection, fields["project"])
+        requested = fields.get("activities") or []
+        activity_ids = (
+            _activity_ids(connection, requested) if requested else _default_activity_ids(connection, project)
+        )
+        _require_member(connection, caller, str(project.uuid), fields["project"])
+        created = storage.now_ms()
+        uuid = queries.new_uuid()
+        time_id = queries.insert_id(
+            connection,
+            sa.insert(times).values(
+                duration=int(fields["duration"]),
+                user=caller.id,
+                project=str(project.uuid),
+                notes=fields.get("notes"),
+                issue_uri=fields.get("issue_uri"),
+                date_worked=date_worked,
+                created_at=created,
+                uuid=uuid,
+                revision=1,
+                newest=True,
+            ),
+        )
+        _write_activities(connection, time_id, activity_ids)
+    return json_response(
+        {
+            **fields,
+            "uuid": uuid,
+            "revision": 1,
+            "created_at": storage.ms_to_date(created),
+            "updated_at": None,
+            "deleted_at": None,
+        }
+    )
+
+
+def _check_update(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validation steps 2-8 of 5.1.4; returns the column changes they determine alone."""
+    if isinstance(fields.get("duration"), dict):
+        raise _type_error("duration", "number", fields["duration"])
+    for name in fields:
+        if name not in UPDATABLE:
+            raise errors.unknown_field(KIND, name)
+    for name, expected in (
+        ("duration", "number"),
+        ("project", "string"),
+        ("activities", "array"),
+        ("user", "string"),
+        ("issue_uri", "string"),
+        ("date_worked", "string"),
+        ("notes", "string"),
+    ):
+        if name not in fields or (name in ("notes", "issue_uri") and fields[name] is None):
+            continue
+        value = fields[name]
+        ok = _is_number(value) if expected == "number" else validation.json_type(value) == expected
+        if not ok:
+            raise _type_error(name, expected, value)
+    changes: dict[str, Any] = {}
+    if "duration" in fields:
+        _check_duration(fields["duration"], create=False)
+        changes["duration"] = int(fields["duration"])
+    if "activities" in fields:
+        if not fields["activities"]:
+            raise errors.invalid_field(KIND, "activities", "array of slugs", "empty array")
+        _check_activity_items(fields["activities"])
+    issue_uri = fields.get("issue_uri")
+    if issue_uri is not None and not validation.is_http_uri(issue_uri):
+        raise errors.invalid_field(KIND, "issue_uri", "URI", f"invalid URI {issue_uri}")
+    if "date_worked" in fields:
+        changes["date_worked"] = _date_worked(fields["date_worked"])
+    _check_text_lengths(fields)
+    for name in ("notes", "issue_uri"):
+        if name in fields:
+            changes[name] = fields[name]
+    return changes
+
+
+def update_time(context: Context) -> Response:
+    fields = body_object(context)
+    with transaction(context.engine, write=True) as connection:
+        caller = body_caller(context, connection)
+        uuid = _uuid_param(context, "UUID")
+        if not isinstance(fields, dict):
+            raise errors.invalid_field(KIND, "object", "object", validation.json_type(fields))
+        changes = _check_update(fields)
+        current = _newest(connection, uuid)
+        if current is None:
+            raise errors.not_found(KIND)
+        if current.user != caller.id and not caller.site_admin:
+            raise errors.not_authorized(caller.username, f"create objects for {current.username}")
+        if "user" in fields:
+            owner = queries.user_ids(connection, [fields["user"]]).get(fields["user"])
+            if owner is None:
+                raise errors.invalid_foreign_key(KIND, "user")
+            if owner != caller.id and not caller.site_admin:
+                raise errors.not_authorized(caller.username, f"create time entries for {fields['user']}")
+            changes["user"] = owner
+        if "project" in fields:
+            project = _project(connection, fields["project"])
+            if str(project.uuid) != str(current.project):
+                _require_member(connection, caller, str(project.uuid), fields["project"])
+            changes["project"] = str(project.uuid)
+        activity_ids = _activity_ids(connection, fields["activities"]) if "activities" in fields else None
+        stored = connection.execute(sa.select(times).where(times.c.id == current.id)).one()
+        new_id = queries.add_revision(connection, times, stored, changes)
+        if activity_ids is None:
+            old = sa.select(timesactivities.c.activity).where(timesactivities.c.time == current.id)
+            activity_ids = sorted(set(connection.execute(old).scalars()))
+        _write_activities(connection, new_id, activity_ids)
+        [updated] = render_many(connection, [_newest_by_id(connection, new_id)])
+    return json_response(updated)
+
+
+def _newest_by_id(connection: Connection, time_id: int) -> Row[Any]:
+    return connection.execute(_select().where(times.c.id == time_id)).one()
+
+
+def delete_time(context: Context) -> Response:
+    with transaction(context.engine, write=True) as connection:
+        caller = query_caller(context, connection)
+        uuid = _uuid_param(context, "uuid")
+        current = _newest(connection, uuid)
+        if current is None:
+            raise errors.not_found("uuid")
+        if current.user != caller.id and not (caller.site_manager or caller.site_admin):
+            raise errors.not_authorized(caller.username, f"delete time {uuid}")
+        if current.deleted_at is None:
+            connection.execute(
+                sa.update(times).where(times.c.id == current.id).values(deleted_at=storage.now_ms())
+            )
+    return empty_response()
+
+
+ROUTES = [
+    ("/times", ["GET"], list_times),
+    ("/times", ["POST"], create_time),
+    ("/times/{uuid}", ["GET"], get_time),
+    ("/times/{uuid}", ["POST"], update_time),
+    ("/times/{uuid}", ["DELETE"], delete_time),
+]

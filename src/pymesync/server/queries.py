@@ -1,0 +1,169 @@
+"""Lookups several resources share. Each takes the request's connection; nothing is cached."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from pymesync.server import schema, storage, validation
+
+users = schema.users
+projects = schema.projects
+activities = schema.activities
+projectslugs = schema.projectslugs
+userroles = schema.userroles
+
+#: Rows fetched per query when a list is read in pieces.
+BATCH = 500
+
+
+def new_uuid() -> str:
+    return str(uuid_module.uuid4())
+
+
+def storable(values: Iterable[str]) -> list[str]:
+    """Drop values no database could hold; they match nothing anyway."""
+    return [value for value in values if validation.is_storable(value)]
+
+
+def _batches(values: Collection[Any]) -> Iterable[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+def user_ids(connection: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Ids of the users with these exact usernames (deleted users included)."""
+    wanted = sorted(set(storable(names)))
+    found: dict[str, int] = {}
+    for batch in _batches(wanted):
+        query = sa.select(users.c.username, users.c.id).where(users.c.username.in_(batch))
+        found.update({row.username: row.id for row in connection.execute(query)})
+    return found
+
+
+def usernames(connection: Connection, ids: Collection[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for batch in _batches(ids):
+        query = sa.select(users.c.id, users.c.username).where(users.c.id.in_(batch))
+        found.update({row.id: row.username for row in connection.execute(query)})
+    return found
+
+
+def project_uuid_for_slug(connection: Connection, slug: str) -> str | None:
+    if not validation.is_storable(slug):
+        return None
+    query = (
+        sa.select(projects.c.uuid)
+        .join(projectslugs, projectslugs.c.project == projects.c.id)
+        .where(projectslugs.c.name == slug)
+    )
+    value = connection.execute(query).scalar()
+    return None if value is None else str(value)
+
+
+def project_uuids_for_slugs(connection: Connection, slugs: Iterable[str]) -> set[str]:
+    wanted = sorted(set(storable(slugs)))
+    found: set[str] = set()
+    for batch in _batches(wanted):
+        query = (
+            sa.select(projects.c.uuid)
+            .join(projectslugs, projectslugs.c.project == projects.c.id)
+            .where(projectslugs.c.name.in_(batch))
+        )
+        found.update(str(value) for value in connection.execute(query).scalars())
+    return found
+
+
+def newest_row(connection: Connection, table: sa.Table, uuid: str) -> Row[Any] | None:
+    query = sa.select(table).where(table.c.uuid == uuid, table.c.newest.is_(True))
+    return connection.execute(query.order_by(table.c.id.desc())).first()
+
+
+def project_slugs(connection: Connection, project_uuids: Collection[str]) -> dict[str, list[str]]:
+    """The current slugs of each project, sorted."""
+    found: dict[str, list[str]] = {}
+    for batch in _batches(project_uuids):
+        query = (
+            sa.select(projects.c.uuid, projectslugs.c.name)
+            .join(projects, projects.c.id == projectslugs.c.project)
+            .where(projects.c.uuid.in_(batch))
+        )
+        for row in connection.execute(query):
+            found.setdefault(str(row.uuid), []).append(row.name)
+    for slugs in found.values():
+        slugs.sort()
+    return found
+
+
+def activity_slugs(connection: Connection, activity_uuids: Collection[str]) -> dict[str, str]:
+    """The current slug of each activity that still has one."""
+    found: dict[str, str] = {}
+    for batch in _batches(activity_uuids):
+        query = sa.select(activities.c.uuid, activities.c.slug).where(
+            activities.c.uuid.in_(batch),
+            activities.c.newest.is_(True),
+            activities.c.slug.is_not(None),
+        )
+        found.update({str(row.uuid): row.slug for row in connection.execute(query)})
+    return found
+
+
+def current_activities(connection: Connection, slugs: Iterable[str]) -> dict[str, Row[Any]]:
+    """The current (newest, not deleted) activity rows with these slugs, by slug."""
+    wanted = sorted(set(storable(slugs)))
+    found: dict[str, Row[Any]] = {}
+    for batch in _batches(wanted):
+        query = sa.select(activities).where(
+            activities.c.slug.in_(batch),
+            activities.c.newest.is_(True),
+            activities.c.deleted_at.is_(None),
+        )
+        found.update({row.slug: row for row in connection.execute(query)})
+    return found
+
+
+def project_role(connection: Connection, user_id: int, project_uuid: str) -> Mapping[str, bool] | None:
+    """The caller's flags on a project (any of its revision rows), or None without a role row."""
+    query = (
+        sa.select(userroles.c.member, userroles.c.spectator, userroles.c.manager)
+        .join(projects, projects.c.id == userroles.c.project)
+        .where(userroles.c.user == user_id, projects.c.uuid == project_uuid)
+    )
+    rows = connection.execute(query).all()
+    if not rows:
+        return None
+    return {
+        flag: any(bool(getattr(row, flag)) for row in rows) for flag in ("member", "spectator", "manager")
+    }
+
+
+def add_revision(
+    connection: Connection, table: sa.Table, current: Row[Any], changes: Mapping[str, Any]
+) -> int:
+    """Write the next revision of a revisioned object and retire the current row.
+
+    Returns the new row's id. ``created_at`` and ``uuid`` carry over; ``deleted_at`` is cleared.
+    """
+    values = {name: value for name, value in current._mapping.items() if name != "id"}
+    values.update(changes)
+    values.update(
+        revision=(current.revision or 1) + 1,
+        newest=True,
+        updated_at=storage.now_ms(),
+        deleted_at=None,
+    )
+    connection.execute(sa.update(table).where(table.c.uuid == current.uuid).values(newest=False))
+    return insert_id(connection, sa.insert(table).values(values))
+
+
+def insert_id(connection: Connection, statement: sa.Insert) -> int:
+    """Run an INSERT of one row and return the id the database assigned."""
+    key = connection.execute(statement).inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no id for the new row")
+    return int(key[0])
