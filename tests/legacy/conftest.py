@@ -13,11 +13,10 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import legacy_servers
 import pytest
-from legacy_servers import RawServer, RecordingServer
+from legacy_servers import RawServer, RecordingServer, TimeSyncServer
 
 
 @pytest.fixture
@@ -39,12 +38,6 @@ def closed_port() -> int:
     port: int = sock.getsockname()[1]
     sock.close()
     return port
-
-
-@dataclass(frozen=True)
-class TimeSyncServer:
-    base_url: str
-    database_url: str
 
 
 @pytest.fixture(scope="module")

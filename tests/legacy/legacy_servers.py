@@ -166,3 +166,11 @@ def raw_server(behave: Callable[[socket.socket], None]) -> Iterator[RawServer]:
         for conn in open_connections:
             with contextlib.suppress(OSError):
                 conn.close()
+
+
+@dataclass(frozen=True)
+class TimeSyncServer:
+    """Where the project's own TimeSync server listens, and its database (for seeding users)."""
+
+    base_url: str
+    database_url: str
