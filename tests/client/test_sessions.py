@@ -1,0 +1,104 @@
+"""Lazy login, re-login before expiry and after the server rejects a token, for both colours."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pymesync import AuthenticationError, Client
+from pymesync.server.testing import RunningServer, serve
+
+from .conftest import ADMIN, ClientFactory, Proxy
+
+
+@pytest.fixture(scope="module")
+def short_server() -> Iterator[RunningServer]:
+    """Tokens live one second here."""
+    with serve(admin=ADMIN, token_lifetime=1.0) as running:
+        yield running
+
+
+@pytest.fixture
+def short_proxy(short_server: RunningServer) -> Iterator[Proxy]:
+    running = Proxy(short_server)
+    yield running
+    running.raw.stop()
+
+
+def _logins(proxy: Proxy) -> int:
+    return sum(request.startswith(b"POST /v1/login ") for request in proxy.requests)
+
+
+def _rejections(proxy: Proxy) -> int:
+    return len(proxy.requests) - _logins(proxy)
+
+
+def test_construction_does_no_io() -> None:
+    client = Client("http://127.0.0.1:9/v1", username="a", password="b")
+    assert client.token is None
+    client.close()
+
+
+def test_logs_in_lazily_once(make_client: ClientFactory, short_proxy: Proxy) -> None:
+    client = make_client(short_proxy.base_url, username=ADMIN[0], password=ADMIN[1])
+    assert short_proxy.requests == []
+    client.users["admin"]
+    client.users["admin"]
+    assert _logins(short_proxy) == 1 and len(short_proxy.requests) == 3
+
+
+def test_logs_in_again_when_the_token_expires(
+    make_client: ClientFactory, short_proxy: Proxy, unique: Any
+) -> None:
+    client = make_client(short_proxy.base_url, username=ADMIN[0], password=ADMIN[1])
+    client.users["admin"]
+    first = client.token
+    time.sleep(1.2)
+    slug = unique("after-expiry")
+    created = client.activities.create(name=slug, slug=slug)
+    assert created.slug == slug
+    assert client.token != first
+    assert _logins(short_proxy) == 2
+    assert len(short_proxy.requests) == 4  # no request was refused: the renewal came first
+
+
+def test_logs_in_again_when_the_server_rejects_the_token(
+    make_client: ClientFactory, proxy: Proxy, unique: Any
+) -> None:
+    """A token the client cannot read (so cannot see expire) is refused; the POST is resent once."""
+    client = make_client(proxy.base_url, username=ADMIN[0], password=ADMIN[1], token="opaque-stale-token")
+    slug = unique("rejected")
+    created = client.activities.create(name=slug, slug=slug)
+    assert created.slug == slug
+    posts = [r for r in proxy.requests if r.startswith(b"POST /v1/activities ")]
+    assert len(posts) == 2 and _logins(proxy) == 1
+    assert client.token != "opaque-stale-token"
+
+
+def test_token_only_client_reports_the_rejection(
+    make_client: ClientFactory, short_server: RunningServer
+) -> None:
+    with Client(short_server.base_url, username=ADMIN[0], password=ADMIN[1]) as helper:
+        helper.login()
+        token = helper.token
+    client = make_client(short_server.base_url, token=token)
+    client.users["admin"]
+    time.sleep(1.2)
+    with pytest.raises(AuthenticationError) as info:
+        client.users["admin"]
+    assert info.value.token_rejected and info.value.status == 401
+    assert token is not None and token not in str(info.value)
+
+
+def test_needs_credentials_or_a_token() -> None:
+    with pytest.raises(ValueError, match="username and password, a token"):
+        Client("http://127.0.0.1:9/v1")
+    with pytest.raises(ValueError, match="both username and password"):
+        Client("http://127.0.0.1:9/v1", username="a")
+    with pytest.raises(ValueError, match="timeout"):
+        Client("http://127.0.0.1:9/v1", token="t", timeout=0)
+    with pytest.raises(ValueError, match="baseurl"):
+        Client("ftp://example.com/v1", token="t")
