@@ -131,3 +131,12 @@ def shared_api(shared_server: Any) -> Iterator[Api]:
     client = make_api(shared_server)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def shared_world(shared_api: Api) -> World:
+    """The seeded fixture set on the module's shared server.
+
+    Only for tests that do not change it: failing requests, reads, and new uniquely named objects.
+    """
+    return seed(shared_api)
