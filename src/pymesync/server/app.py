@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 from pymesync.server import storage
 from pymesync.server.auth import DEFAULT_TOKEN_LIFETIME
-from pymesync.server.context import Config, endpoint, json_response
+from pymesync.server.context import Config, endpoint, error_response, json_response, read_body
+from pymesync.server.errors import ApiError
 from pymesync.server.routes import activities, login, projects, times, users
 
 DEFAULT_INSTANCE_NAME = "timesync"
@@ -85,7 +86,14 @@ class ApiHeaders:
 
 
 async def _not_found(request: Request, _exc: Exception) -> Response:
-    """Express's answer to an unknown path or method, as a JSON error."""
+    """Express's answer to an unknown path or method, as a JSON error.
+
+    A POST body is still checked first: the reference parses bodies before routing."""
+    if request.method == "POST":
+        try:
+            await read_body(request)
+        except ApiError as error:
+            return error_response(error)
     path = request.scope.get("pymesync.sent_path", request.url.path)
     text = f"Cannot {request.method} {path}"
     return json_response({"status": 404, "error": "Not found", "text": text}, 404)

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema
+from pymesync.server import auth, errors, schema, validation
 from pymesync.server.errors import ApiError
 
 logger = logging.getLogger("pymesync.server")
@@ -173,7 +173,7 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
 
     async def run(request: Request) -> Response:
         try:
-            body = await _read_body(request) if request.method == "POST" else None
+            body = await read_body(request) if request.method == "POST" else None
             context = Context(
                 config=config,
                 path_params=dict(request.path_params),
@@ -197,7 +197,7 @@ def _call(handler: Handler, context: Context) -> Response:
         raise errors.server_error() from None
 
 
-async def _read_body(request: Request) -> Any:
+async def read_body(request: Request) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.body_too_large(MAX_BODY_BYTES)
@@ -246,7 +246,7 @@ def _caller_for_token(context: Context, connection: Connection, token: str) -> a
 def query_caller(context: Context, connection: Connection) -> auth.Caller:
     """The caller of a GET or DELETE, from ``?token=`` (2.3)."""
     token = context.first("token")
-    if token is None:
+    if not token:
         raise errors.missing_credentials()
     return _caller_for_token(context, connection, auth.normalise_query_token(token))
 
@@ -255,10 +255,9 @@ def body_auth(context: Context) -> dict[str, Any]:
     """The ``auth`` object of a POST body, checked as far as possible without the database."""
     body = context.body
     credentials = body.get("auth") if isinstance(body, dict) else None
-    if not isinstance(credentials, dict) or not credentials:
+    if not validation.is_truthy(credentials):
         raise errors.missing_credentials()
-    auth_type = credentials.get("type")
-    if auth_type is None or auth_type == "":
+    if not isinstance(credentials, dict) or not validation.is_truthy(credentials.get("type")):
         raise errors.authentication_failure("Authentication type required")
     return credentials
 
