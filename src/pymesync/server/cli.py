@@ -1,0 +1,234 @@
+"""``timesync-server``: set up a database, manage users, and serve the API.
+
+Examples::
+
+    timesync-server init --admin admin            # schema + first admin (asks for the password)
+    timesync-server serve --port 8000 --workers 4
+    timesync-server user create alice --site-manager
+    timesync-server user set-password alice
+    timesync-server user list
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pymesync.server import schema, storage, validation
+
+ENV_DATABASE = "TIMESYNC_DATABASE_URL"
+ENV_ADMIN_PASSWORD = "TIMESYNC_ADMIN_PASSWORD"
+ENV_USER_PASSWORD = "TIMESYNC_USER_PASSWORD"
+
+
+def default_database_url() -> str:
+    """``$TIMESYNC_DATABASE_URL``, else a SQLite file in the user's data directory."""
+    configured = os.environ.get(ENV_DATABASE)
+    if configured:
+        return configured
+    import platformdirs
+
+    directory = Path(platformdirs.user_data_dir("timesync-server", appauthor=False))
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / 'timesync.db'}"
+
+
+def _read_password(env_name: str, prompt: str) -> str:
+    """A password from the environment, else asked twice without echo."""
+    from_env = os.environ.get(env_name)
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        raise SystemExit(f"error: set {env_name} or run this command in a terminal")
+    first = getpass.getpass(prompt)
+    if not first:
+        raise SystemExit("error: the password must not be empty")
+    if getpass.getpass("Repeat it: ") != first:
+        raise SystemExit("error: the passwords differ")
+    return first
+
+
+def _engine(url: str | None) -> sa.Engine:
+    engine = storage.create_engine(url or default_database_url())
+    storage.create_schema(engine)
+    return engine
+
+
+def _check_username(name: str) -> None:
+    if not validation.is_username(name):
+        raise SystemExit(f"error: {name!r} is not a valid username (letters, digits, _ ~ -)")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    _check_username(args.admin)
+    engine = _engine(args.database)
+    try:
+        storage.token_secret(engine)
+        with storage.transaction(engine) as connection:
+            exists = storage.user_exists(connection, args.admin)
+        if exists:
+            print(f"The database is ready; user {args.admin} already exists.")
+            return 0
+        password = _read_password(ENV_ADMIN_PASSWORD, f"Password for {args.admin}: ")
+        with storage.transaction(engine, write=True) as connection:
+            if not storage.user_exists(connection, args.admin):
+                storage.insert_user(
+                    connection,
+                    args.admin,
+                    password,
+                    site_admin=True,
+                    site_manager=True,
+                    site_spectator=True,
+                )
+        print(f"The database is ready; created the site admin {args.admin}.")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    _check_username(args.username)
+    engine = _engine(args.database)
+    try:
+        with storage.transaction(engine) as connection:
+            if storage.user_exists(connection, args.username):
+                raise SystemExit(f"error: user {args.username} already exists")
+        password = _read_password(ENV_USER_PASSWORD, f"Password for {args.username}: ")
+        with storage.transaction(engine, write=True) as connection:
+            storage.insert_user(
+                connection,
+                args.username,
+                password,
+                site_admin=args.site_admin,
+                site_manager=args.site_manager,
+                site_spectator=args.site_spectator,
+            )
+        print(f"Created user {args.username}.")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def cmd_user_set_password(args: argparse.Namespace) -> int:
+    engine = _engine(args.database)
+    try:
+        with storage.transaction(engine) as connection:
+            if not storage.user_exists(connection, args.username):
+                raise SystemExit(f"error: no user {args.username}")
+        password = _read_password(ENV_USER_PASSWORD, f"New password for {args.username}: ")
+        with storage.transaction(engine, write=True) as connection:
+            storage.set_password(connection, args.username, password)
+        print(f"Changed the password of {args.username}.")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    engine = _engine(args.database)
+    users = schema.users
+    try:
+        with storage.transaction(engine) as connection:
+            rows = connection.execute(sa.select(users).order_by(users.c.id)).all()
+    finally:
+        engine.dispose()
+    print(f"{'username':<24} {'flags':<40} {'created':<10}  status")
+    for row in rows:
+        flags = ",".join(
+            name for name in ("site_admin", "site_manager", "site_spectator") if getattr(row, name)
+        )
+        status = "deleted" if row.deleted_at is not None else ("active" if row.active else "inactive")
+        created = storage.ms_to_date(row.created_at) or ""
+        print(f"{row.username:<24} {flags or '-':<40} {created:<10}  {status}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    url = args.database or default_database_url()
+    engine = _engine(url)
+    try:
+        storage.token_secret(engine)
+    finally:
+        engine.dispose()
+    os.environ.update(
+        {
+            ENV_DATABASE: url,
+            "TIMESYNC_TOKEN_LIFETIME": str(args.token_lifetime),
+            "TIMESYNC_INSTANCE_NAME": args.instance_name,
+            "TIMESYNC_CREATE_SCHEMA": "0",
+        }
+    )
+    print(f"Serving TimeSync at http://{args.host}:{args.port}/v1 (also /v0)", flush=True)
+    uvicorn.run(
+        "pymesync.server.app:create_app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        proxy_headers=False,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pymesync.server.app import DEFAULT_INSTANCE_NAME
+
+    parser = argparse.ArgumentParser(prog="timesync-server", description="A TimeSync API server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "--database",
+            metavar="URL",
+            help="sqlite:///path or postgresql://user@host/db "
+            f"(default: ${ENV_DATABASE}, else a SQLite file in the user data directory)",
+        )
+        return sub
+
+    init = with_database(commands.add_parser("init", help="create the schema and a first admin"))
+    init.add_argument("--admin", default="admin", metavar="NAME", help="admin username (admin)")
+    init.set_defaults(run=cmd_init)
+
+    serve = with_database(commands.add_parser("serve", help="serve the API"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, metavar="N")
+    serve.add_argument("--token-lifetime", type=float, default=1800.0, metavar="SECONDS", help="(1800)")
+    serve.add_argument("--instance-name", default=DEFAULT_INSTANCE_NAME, help="token issuer")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
+    serve.set_defaults(run=cmd_serve)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    create = with_database(
+        user.add_parser("create", help=f"add a user (password: ${ENV_USER_PASSWORD} or prompt)")
+    )
+    create.add_argument("username")
+    for flag in ("site-admin", "site-manager", "site-spectator"):
+        create.add_argument(f"--{flag}", action="store_true")
+    create.set_defaults(run=cmd_user_create)
+    password = with_database(user.add_parser("set-password", help="change a user's password"))
+    password.add_argument("username")
+    password.set_defaults(run=cmd_user_set_password)
+    listing = with_database(user.add_parser("list", help="list users"))
+    listing.set_defaults(run=cmd_user_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
