@@ -117,7 +117,6 @@ class Api:
         self.port = port
         self.prefix = f"/{version}" if version else ""
         self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
         self._tokens: dict[tuple[str, str], str] = {}
 
     def with_version(self, version: str) -> Api:
@@ -126,9 +125,7 @@ class Api:
         return other
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Nothing to release: every request uses its own connection."""
 
     # -- raw transport -------------------------------------------------------------------------
     def raw(
@@ -143,32 +140,20 @@ class Api:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if body is not None:
             all_headers.setdefault("Content-Type", "application/json")
-        for attempt in range(2):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
-            conn = self._conn
-            if timeout is not None and conn.sock is not None:
-                conn.sock.settimeout(timeout)
-            try:
-                conn.request(method, target, body=body, headers=all_headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (OSError, http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.close()
-                if reused and attempt == 0:
-                    continue
-                raise
-            if resp.will_close:
-                self.close()
-            elif timeout is not None and conn.sock is not None:
-                conn.sock.settimeout(self.timeout)
-            try:
-                parsed = json.loads(data) if data else None
-            except ValueError:
-                parsed = None
-            return Response(resp.status, resp.headers, parsed, data)
-        raise AssertionError("unreachable")
+        # One connection per request: cheap on loopback, and no request waits on a kept-alive
+        # socket's delayed ACK.
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+        try:
+            conn.request(method, target, body=body, headers=all_headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return Response(resp.status, resp.headers, parsed, data)
 
     def request(
         self,
