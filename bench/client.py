@@ -1,0 +1,373 @@
+"""Benchmark the pythonic clients against the raw ``http.client`` floor and upstream ``pymesync==0.2.0``.
+
+All modes talk to one TimeSync server (the project's own, run by uvicorn in a separate process on a fresh
+SQLite file) in one run. Each round runs every mode once, in a rotating order; each mode creates ``--n``
+times, then gets each of them by uuid. Printed: the median seconds over the rounds, operations per second,
+and ratios to upstream and to the raw floor.
+
+    .venv/bin/python bench/client.py [--n 5000] [--rounds 3] [--concurrency 16]
+
+Upstream runs in its own venv (``.venvs/upstream``, created when missing) through a small script, timed
+inside that process so interpreter start-up is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pymesync import AsyncClient, Client, ProjectRole
+from pymesync.server import storage
+from pymesync.server.testing import create_user
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM = ROOT / ".venvs" / "upstream"
+UPSTREAM_PACKAGES = [
+    "pymesync==0.2.0",
+    "requests",
+    "six",
+    "bcrypt",
+    "urllib3",
+    "idna",
+    "charset_normalizer",
+    "certifi",
+]
+ADMIN = ("admin", "adminpass")
+DAY = "2016-02-01"
+
+Timing = tuple[float, float]  # (create seconds, get seconds)
+
+
+@contextlib.contextmanager
+def running_server(workers: int) -> Iterator[str]:
+    """A uvicorn process serving a fresh database; yields the ``/v1`` base URL."""
+    with tempfile.TemporaryDirectory(prefix="timesync-bench-") as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        storage.create_schema(storage.create_engine(url))
+        create_user(url, *ADMIN, site_admin=True, site_manager=True, site_spectator=True)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "TIMESYNC_DATABASE_URL": url, "TIMESYNC_SECRET_KEY": "bench-secret"}
+        command = [
+            sys.executable, "-m", "uvicorn", "--factory", "pymesync.server.app:create_app_from_environment",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the benchmark server did not start")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+async def _delayed_pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    """Copy bytes from ``reader`` to ``writer``, each chunk ``delay`` seconds late, in order."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def deliver() -> None:
+        while True:
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not data:
+                writer.close()
+                return
+            writer.write(data)
+            await writer.drain()
+
+    delivery = asyncio.create_task(deliver())
+    while True:
+        data = await reader.read(65536)
+        queue.put_nowait((loop.time() + delay, data))
+        if not data:
+            break
+    with contextlib.suppress(ConnectionError):
+        await delivery
+
+
+def _run_latency_proxy(listener: socket.socket, upstream_port: int, delay: float) -> None:
+    """A TCP proxy adding ``delay`` each way (and one round trip per new connection, as a handshake would)."""
+
+    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(2 * delay)
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        with contextlib.suppress(ConnectionError):
+            await asyncio.gather(
+                _delayed_pipe(client_reader, server_writer, delay),
+                _delayed_pipe(server_reader, client_writer, delay),
+            )
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, sock=listener)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+@contextlib.contextmanager
+def latency_proxy(base: str, one_way_ms: float) -> Iterator[str]:
+    """``base`` itself when there is no latency to add, else the URL of a delaying proxy process in front."""
+    if one_way_ms <= 0:
+        yield base
+        return
+    parts = urllib.parse.urlsplit(base)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    process = multiprocessing.Process(
+        target=_run_latency_proxy, args=(listener, parts.port, one_way_ms / 1000), daemon=True
+    )
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}{parts.path}"
+    finally:
+        process.terminate()
+        process.join(10)
+        listener.close()
+
+
+def ensure_upstream() -> Path:
+    """The upstream venv's python, creating the venv once (a lock keeps concurrent creators apart)."""
+    python = UPSTREAM / "bin" / "python"
+    UPSTREAM.parent.mkdir(exist_ok=True)
+    with open(UPSTREAM.parent / ".upstream.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        probe = [str(python), "-c", "import pymesync, requests"]
+        if not python.exists() or subprocess.run(probe, capture_output=True).returncode != 0:
+            subprocess.run([sys.executable, "-m", "venv", str(UPSTREAM)], check=True)
+            pip = [str(python), "-m", "pip", "install", "-q", "--no-deps", *UPSTREAM_PACKAGES]
+            subprocess.run(pip, check=True)
+    return python
+
+
+UPSTREAM_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import pymesync
+    base, slug, n, day = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    ts = pymesync.TimeSync(base)
+    ts.authenticate(username="admin", password="adminpass", auth_type="password")
+    started = time.perf_counter()
+    uuids = []
+    for i in range(n):
+        made = ts.create_time({"duration": 60 + i, "project": slug, "user": "admin", "date_worked": day})
+        uuids.append(made["uuid"])
+    created = time.perf_counter()
+    for uuid in uuids:
+        assert "uuid" in ts.get_times({"uuid": uuid})[0]
+    print(json.dumps([created - started, time.perf_counter() - created]))
+    """
+)
+
+
+def bench_upstream(python: Path, base: str, slug: str, n: int) -> Timing:
+    out = subprocess.run(
+        [str(python), "-c", UPSTREAM_SCRIPT, base, slug, str(n), DAY],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    create, get = json.loads(out.stdout)
+    return create, get
+
+
+def bench_raw(base: str, slug: str, n: int) -> Timing:
+    """The floor: one kept-alive ``http.client`` connection, JSON in and out, nothing else."""
+    parts = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+
+    def call(method: str, path: str, body: object = None) -> object:
+        payload = None if body is None else json.dumps(body).encode()
+        conn.request(method, parts.path + path, payload, headers)
+        return json.loads(conn.getresponse().read())
+
+    login = {"auth": {"type": "password", "username": ADMIN[0], "password": ADMIN[1]}}
+    token = call("POST", "/login", login)["token"]  # type: ignore[index]
+    auth = {"type": "token", "token": token}
+    started = time.perf_counter()
+    uuids = []
+    for i in range(n):
+        obj = {"duration": 60 + i, "project": slug, "user": ADMIN[0], "date_worked": DAY}
+        uuids.append(call("POST", "/times", {"auth": auth, "object": obj})["uuid"])  # type: ignore[index]
+    created = time.perf_counter()
+    quoted = urllib.parse.quote(token, safe="")
+    for uuid in uuids:
+        call("GET", f"/times/{uuid}?token={quoted}")
+    finished = time.perf_counter()
+    conn.close()
+    return created - started, finished - created
+
+
+def bench_client(base: str, slug: str, n: int) -> Timing:
+    with Client(base, username=ADMIN[0], password=ADMIN[1]) as client:
+        client.login()
+        started = time.perf_counter()
+        made = [client.times.create(duration=60 + i, project=slug, date_worked=DAY) for i in range(n)]
+        created = time.perf_counter()
+        for entry in made:
+            client.times.get(entry.uuid or "")
+        return created - started, time.perf_counter() - created
+
+
+def bench_async(base: str, slug: str, n: int, concurrency: int) -> Timing:
+    async def run() -> Timing:
+        async with AsyncClient(
+            base, username=ADMIN[0], password=ADMIN[1], max_connections=concurrency
+        ) as client:
+            await client.login()
+            slots = asyncio.Semaphore(concurrency)
+
+            async def create(i: int) -> str:
+                async with slots:
+                    return (
+                        await client.times.create(duration=60 + i, project=slug, date_worked=DAY)
+                    ).uuid or ""
+
+            async def get(uuid: str) -> None:
+                async with slots:
+                    await client.times.get(uuid)
+
+            started = time.perf_counter()
+            uuids = await asyncio.gather(*(create(i) for i in range(n)))
+            created = time.perf_counter()
+            await asyncio.gather(*(get(uuid) for uuid in uuids))
+            return created - started, time.perf_counter() - created
+
+    return asyncio.run(run())
+
+
+def _items(slug: str, n: int) -> list[dict[str, object]]:
+    return [{"duration": 60 + i, "project": slug, "date_worked": DAY} for i in range(n)]
+
+
+def bench_async_create_many(base: str, slug: str, n: int, concurrency: int) -> Timing:
+    async def run() -> Timing:
+        async with AsyncClient(
+            base, username=ADMIN[0], password=ADMIN[1], max_connections=concurrency
+        ) as client:
+            await client.login()
+            items = _items(slug, n)
+            started = time.perf_counter()
+            results = [result async for result in client.times.create_many(items, concurrency=concurrency)]
+            assert all(result.ok for result in results)
+            return time.perf_counter() - started, float("nan")
+
+    return asyncio.run(run())
+
+
+def bench_sync_create_many(base: str, slug: str, n: int, concurrency: int) -> Timing:
+    with Client(base, username=ADMIN[0], password=ADMIN[1], max_connections=concurrency) as client:
+        client.login()
+        items = _items(slug, n)
+        started = time.perf_counter()
+        results = list(client.times.create_many(items, concurrency=concurrency))
+        assert all(result.ok for result in results)
+        return time.perf_counter() - started, float("nan")
+
+
+def setup(base: str) -> str:
+    with Client(base, username=ADMIN[0], password=ADMIN[1]) as client:
+        client.activities.create(name="Development", slug="dev")
+        client.projects.create(
+            name="Bench", slugs=["bench"], default_activity="dev", users={"admin": ProjectRole(member=True)}
+        )
+    return "bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=5000, help="creates and gets per mode and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="one-way delay added by a proxy, to model a real network",
+    )
+    args = parser.parse_args()
+    n, c = args.n, args.concurrency
+    python = ensure_upstream()
+    with running_server(args.workers) as server_url, latency_proxy(server_url, args.latency_ms) as base:
+        slug = setup(base)
+        modes: dict[str, Callable[[], Timing]] = {
+            "raw http.client, sequential": lambda: bench_raw(base, slug, n),
+            "upstream 0.2.0, sequential": lambda: bench_upstream(python, base, slug, n),
+            "Client, sequential": lambda: bench_client(base, slug, n),
+            f"AsyncClient, concurrency {c}": lambda: bench_async(base, slug, n, c),
+            f"AsyncClient.create_many({c})": lambda: bench_async_create_many(base, slug, n, c),
+            f"Client.create_many({c})": lambda: bench_sync_create_many(base, slug, n, c),
+        }
+        timings: dict[str, list[Timing]] = {name: [] for name in modes}
+        names = list(modes)
+        for round_number in range(args.rounds):
+            order = names[round_number % len(names) :] + names[: round_number % len(names)]
+            for name in order:
+                timings[name].append(modes[name]())
+                print(
+                    f"round {round_number + 1}: {name}: {timings[name][-1][0]:.2f}s create", file=sys.stderr
+                )
+    report(timings, n, args.latency_ms)
+
+
+def report(timings: dict[str, list[Timing]], n: int, latency_ms: float) -> None:
+    medians = {
+        name: (statistics.median(t[0] for t in runs), statistics.median(t[1] for t in runs))
+        for name, runs in timings.items()
+    }
+    raw = medians["raw http.client, sequential"]
+    upstream = medians["upstream 0.2.0, sequential"]
+    rounds = len(next(iter(timings.values())))
+    network = f"{latency_ms:g} ms added each way" if latency_ms > 0 else "loopback"
+    print(f"\n{n} creates and {n} gets per mode; median of {rounds} rounds; {network}\n")
+    columns = ("create s", 9), ("create/s", 9), ("get s", 8), ("get/s", 8), ("vs upstream", 12), ("vs raw", 8)
+    header = f"{'mode':34}" + "".join(f" {title:>{width}}" for title, width in columns)
+    print(header)
+    print("-" * len(header))
+    for name, (create, get) in medians.items():
+        speedup = upstream[0] / create
+        vs_raw = create / raw[0]
+        get_cells = "       -        -" if get != get else f"{get:8.2f} {n / get:8.0f}"
+        print(f"{name:34} {create:9.2f} {n / create:9.0f} {get_cells} {speedup:11.1f}x {vs_raw:7.2f}x")
+    client = medians["Client, sequential"]
+    print(
+        f"\nsequential Client vs raw floor: create {client[0] / raw[0]:.2f}x, get {client[1] / raw[1]:.2f}x"
+        " (target <= 1.3x)"
+    )
+    best_bulk = min(
+        create for name, (create, _) in medians.items() if "concurrency" in name or "create_many" in name
+    )
+    print(f"best bulk creation vs upstream sequential: {upstream[0] / best_bulk:.1f}x faster (target >= 5x)")
+
+
+if __name__ == "__main__":
+    main()
