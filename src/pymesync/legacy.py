@@ -180,7 +180,7 @@ class TimeSync:
 
     def _transport_for_network(self) -> SyncTransport:
         if self._transport is None:
-            from pymesync._transport import SyncTransport  # urllib3 is imported on first network use
+            from pymesync._transport import SyncTransport  # the HTTP stack is imported on first network use
 
             self._transport = SyncTransport(self.timeout)
         return self._transport
