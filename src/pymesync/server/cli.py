@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pymesync.server import schema, storage, validation
+from pymesync.server.protocol import PROTOCOL
 
 ENV_DATABASE = "TIMESYNC_DATABASE_URL"
 ENV_ADMIN_PASSWORD = "TIMESYNC_ADMIN_PASSWORD"
@@ -175,6 +176,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         proxy_headers=False,
+        http=PROTOCOL,
         access_log=args.access_log,
     )
     return 0

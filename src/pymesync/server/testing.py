@@ -75,6 +75,7 @@ def serve(
     import uvicorn
 
     from pymesync.server.app import create_app
+    from pymesync.server.protocol import PROTOCOL
 
     temp_dir = None if database_url is not None else Path(tempfile.mkdtemp(prefix="timesync-"))
     url = database_url or f"sqlite:///{temp_dir}/timesync.db"
@@ -102,7 +103,12 @@ def serve(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        http=PROTOCOL,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

@@ -28,6 +28,8 @@ times = schema.times
 KIND = "project"
 FIELDS = ("name", "uri", "slugs", "users", "default_activity")
 ROLE_FLAGS = ("member", "spectator", "manager")
+#: Fields that accept ``null``: it clears them.
+NULLABLE = ("uri", "default_activity")
 #: (field, JSON type) in the order the types are checked.
 TYPES = (
     ("name", "string"),
@@ -154,7 +156,7 @@ def _check_fields(fields: dict[str, Any], *, creating: bool) -> None:
     for name, expected in TYPES:
         if creating and name in ("name", "slugs") and not validation.is_truthy(fields.get(name)):
             raise errors.missing_field(KIND, name)
-        if name not in fields or (name == "default_activity" and fields[name] is None):
+        if name not in fields or (name in NULLABLE and fields[name] is None):
             continue
         if validation.json_type(fields[name]) != expected:
             raise errors.invalid_field(KIND, name, expected, validation.json_type(fields[name]))
