@@ -7,6 +7,7 @@ token (raw or percent-encoded) or an HTTP library's exception text.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 from legacy_servers import RawServer, RecordingServer, read_request, reset
 
 import pymesync
+from pymesync._transport import _connect_failure
 
 SECRET = "s3cret+tok/en=="
 RawServerFactory = Callable[[Callable[[socket.socket], None]], RawServer]
@@ -214,3 +216,21 @@ def test_stale_pooled_connection_is_retried_for_get(raw_server: RawServerFactory
     time.sleep(0.1)
     assert ts.get_times() == []
     assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), "host not found"),
+        (ConnectionRefusedError(111, "refused"), "connection refused"),
+        (TimeoutError("timed out"), "connection timed out"),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), "SSL error"),
+        (ConnectionResetError(104, "reset"), "connection reset"),
+        (OSError(f"boom with token={SECRET}"), "request failed (OSError)"),
+    ],
+)
+def test_connect_phase_causes(failure: OSError, cause: str) -> None:
+    """Causes that loopback cannot produce (no DNS is queried from tests) are pinned on the mapping."""
+    mapped = _connect_failure(failure)
+    assert mapped.cause == cause
+    assert SECRET not in str(mapped)
