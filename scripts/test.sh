@@ -4,7 +4,7 @@
 source "$(dirname "$0")/_env.sh"
 source scripts/pg.sh
 start_test_postgres
-uv run --frozen ruff check src tests bench
-uv run --frozen ruff format --check src tests bench
+uv run --frozen ruff check src tests bench examples
+uv run --frozen ruff format --check src tests bench examples
 uv run --frozen mypy
 uv run --frozen pytest -q -p no:cacheprovider "$@"
