@@ -95,6 +95,15 @@ def _checked_timeout(timeout: object) -> tuple[float, float]:
     raise ValueError("timeout must be a number > 0 or a (connect, read) pair of numbers > 0")
 
 
+def _as_filters(query_parameters: object) -> Mapping[Any, Any] | None:
+    """The caller's filters as a mapping (``{}`` for any falsy value), or None if they are not one."""
+    if not query_parameters:
+        return {}
+    if isinstance(query_parameters, Mapping):
+        return query_parameters
+    return None
+
+
 def _user_permissions(project: JsonDict) -> JsonDict:
     """``{username: [permission, ...]}`` keeping only permissions that are exactly True, in server order."""
     users = project.get("users")
@@ -174,9 +183,7 @@ class TimeSync:
         return self._status_error(response.status)
 
     def _status_error(self, status: int) -> JsonDict:
-        return _error(
-            f"connection to TimeSync failed at baseurl {self.baseurl} - response status was {status}"
-        )
+        return _connection_failed(self.baseurl, f"response status was {status}")
 
     def _transport_for_network(self) -> SyncTransport:
         if self._transport is None:
@@ -210,14 +217,6 @@ class TimeSync:
         if self.test:
             return fixtures.deleted()
         return self._send(wire.delete(collection, self._token_text(), ident), listed=False)
-
-    def _query_parameters(self, query_parameters: object) -> Mapping[Any, Any] | None:
-        """The caller's filters as a mapping (``{}`` for any falsy value), or None if they are not one."""
-        if not query_parameters:
-            return {}
-        if isinstance(query_parameters, Mapping):
-            return query_parameters
-        return None
 
     # --- authentication -------------------------------------------------------------------------------
 
@@ -418,7 +417,7 @@ class TimeSync:
         """
         if not self.token:
             return [_error(NOT_AUTH)]
-        params = self._query_parameters(query_parameters)
+        params = _as_filters(query_parameters)
         if params is None:
             return [_error("query parameters: must be python dictionary")]
         try:
@@ -452,7 +451,7 @@ class TimeSync:
     ) -> JsonList:
         if not self.token:
             return [_error(NOT_AUTH)]
-        params = self._query_parameters(query_parameters)
+        params = _as_filters(query_parameters)
         if params is None:
             return [_error("query parameters: must be python dictionary")]
         try:
