@@ -84,6 +84,9 @@ MISSING_CREDENTIALS = error(401, "Authentication failure", "Missing credentials"
 BAD_JSON = bad_object("The request body could not be parsed as valid JSON")
 
 
+ERROR_KEYS = {"status", "error", "text", "values"}
+
+
 class Response(NamedTuple):
     status: int
     headers: http.client.HTTPMessage
@@ -92,6 +95,20 @@ class Response(NamedTuple):
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+
+def assert_client_error(resp: Response) -> None:
+    """A 4xx with the catalogue's error shape."""
+    assert 400 <= resp.status < 500, (resp.status, resp.body[:300])
+    assert isinstance(resp.json, dict), resp.body[:300]
+    assert set(resp.json) <= ERROR_KEYS and {"status", "error", "text"} <= set(resp.json), resp.json
+    assert resp.json["status"] == resp.status
+
+
+def assert_no_server_error(resp: Response) -> None:
+    assert resp.status < 500, (resp.status, resp.body[:300])
+    if resp.status >= 400:
+        assert_client_error(resp)
 
 
 def _encode_query(query: Mapping[str, Any]) -> str:
