@@ -328,18 +328,27 @@ def main() -> None:
             f"Client.create_many({c})": lambda: bench_sync_create_many(base, slug, n, c),
         }
         timings: dict[str, list[Timing]] = {name: [] for name in modes}
+        cpu: dict[str, list[float]] = {name: [] for name in modes}
         names = list(modes)
         for round_number in range(args.rounds):
             order = names[round_number % len(names) :] + names[: round_number % len(names)]
             for name in order:
-                timings[name].append(modes[name]())
-                print(
-                    f"round {round_number + 1}: {name}: {timings[name][-1][0]:.2f}s create", file=sys.stderr
-                )
-    report(timings, n, args.latency_ms)
+                before = _client_cpu()
+                timing = modes[name]()
+                operations = n if timing[1] != timing[1] else 2 * n
+                cpu[name].append((_client_cpu() - before) / operations * 1e6)
+                timings[name].append(timing)
+                print(f"round {round_number + 1}: {name}: {timing[0]:.2f}s create", file=sys.stderr)
+    report(timings, cpu, n, args.latency_ms)
 
 
-def report(timings: dict[str, list[Timing]], n: int, latency_ms: float) -> None:
+def _client_cpu() -> float:
+    """CPU seconds of this process plus finished children (the upstream runs); servers are not counted."""
+    children = os.times()
+    return time.process_time() + children.children_user + children.children_system
+
+
+def report(timings: dict[str, list[Timing]], cpu: dict[str, list[float]], n: int, latency_ms: float) -> None:
     medians = {
         name: (statistics.median(t[0] for t in runs), statistics.median(t[1] for t in runs))
         for name, runs in timings.items()
@@ -349,7 +358,15 @@ def report(timings: dict[str, list[Timing]], n: int, latency_ms: float) -> None:
     rounds = len(next(iter(timings.values())))
     network = f"{latency_ms:g} ms added each way" if latency_ms > 0 else "loopback"
     print(f"\n{n} creates and {n} gets per mode; median of {rounds} rounds; {network}\n")
-    columns = ("create s", 9), ("create/s", 9), ("get s", 8), ("get/s", 8), ("vs upstream", 12), ("vs raw", 8)
+    columns = (
+        ("create s", 9),
+        ("create/s", 9),
+        ("get s", 8),
+        ("get/s", 8),
+        ("vs upstream", 12),
+        ("vs raw", 8),
+        ("CPU us/op", 10),
+    )
     header = f"{'mode':34}" + "".join(f" {title:>{width}}" for title, width in columns)
     print(header)
     print("-" * len(header))
@@ -357,7 +374,9 @@ def report(timings: dict[str, list[Timing]], n: int, latency_ms: float) -> None:
         speedup = upstream[0] / create
         vs_raw = create / raw[0]
         get_cells = "       -        -" if get != get else f"{get:8.2f} {n / get:8.0f}"
-        print(f"{name:34} {create:9.2f} {n / create:9.0f} {get_cells} {speedup:11.1f}x {vs_raw:7.2f}x")
+        cpu_per_op = statistics.median(cpu[name])
+        rates = f"{create:9.2f} {n / create:9.0f} {get_cells}"
+        print(f"{name:34} {rates} {speedup:11.1f}x {vs_raw:7.2f}x {cpu_per_op:10.0f}")
     client = medians["Client, sequential"]
     print(
         f"\nsequential Client vs raw floor: create {client[0] / raw[0]:.2f}x, get {client[1] / raw[1]:.2f}x"
@@ -367,6 +386,10 @@ def report(timings: dict[str, list[Timing]], n: int, latency_ms: float) -> None:
         create for name, (create, _) in medians.items() if "concurrency" in name or "create_many" in name
     )
     print(f"best bulk creation vs upstream sequential: {upstream[0] / best_bulk:.1f}x faster (target >= 5x)")
+    print(
+        "CPU us/op: client-side CPU per request (user+system of this process; for upstream, of its whole"
+        " subprocess including start-up); the server's CPU is not included"
+    )
 
 
 if __name__ == "__main__":

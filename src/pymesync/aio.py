@@ -122,7 +122,7 @@ async def _aiter_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterat
 class AsyncTimeCollection(AsyncCollection[Time]):
     """Times, plus bulk creation and summaries."""
 
-    async def create_many(
+    def create_many(
         self,
         items: Iterable[Time | Mapping[str, Any]] | AsyncIterable[Time | Mapping[str, Any]],
         *,
@@ -131,6 +131,13 @@ class AsyncTimeCollection(AsyncCollection[Time]):
         """Create many times, ``concurrency`` at once, yielding results in input order (see the sync form)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        return self._create_many(items, concurrency)
+
+    async def _create_many(
+        self,
+        items: Iterable[Time | Mapping[str, Any]] | AsyncIterable[Time | Mapping[str, Any]],
+        concurrency: int,
+    ) -> AsyncIterator[BulkResult[Time]]:
         await self._driver.run(self._session.ready())
         claims = ops.Claims()
         slots = asyncio.Semaphore(concurrency)

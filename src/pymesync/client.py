@@ -135,6 +135,11 @@ class TimeCollection(Collection[Time]):
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        return self._create_many(items, concurrency)
+
+    def _create_many(
+        self, items: Iterable[Time | Mapping[str, Any]], concurrency: int
+    ) -> Iterator[BulkResult[Time]]:
         self._driver.run(self._session.ready())
         claims = ops.Claims()
         pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="pymesync-bulk")

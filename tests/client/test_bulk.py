@@ -105,3 +105,8 @@ def test_single_create_is_never_retried(
         client.times.create(duration=60, project=project.slugs[0], date_worked=DAY)
     assert len([r for r in proxy.requests if r.startswith(b"POST /v1/times ")]) == 1
     assert len(either.times.list(project=project.slugs[0])) == 1
+
+
+def test_concurrency_is_checked_at_once(either: Any) -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        either.times.create_many([], concurrency=0)
