@@ -155,12 +155,15 @@ def empty_response() -> Response:
     return Response(b"", 200)
 
 
-def encode_items(items: Iterator[object]) -> Iterator[bytes]:
-    """Stream a JSON array item by item."""
+def encode_pages(pages: Iterator[list[Any]]) -> Iterator[bytes]:
+    """Stream a JSON array one chunk per page of items (one thread hop and one write per page)."""
     yield b"["
     first = True
-    for item in items:
-        yield _dumps(item) if first else b"," + _dumps(item)
+    for page in pages:
+        if not page:
+            continue
+        chunk = b",".join(_dumps(item) for item in page)
+        yield chunk if first else b"," + chunk
         first = False
     yield b"]"
 

@@ -22,7 +22,7 @@ from pymesync.server.context import (
     body_caller,
     body_object,
     empty_response,
-    encode_items,
+    encode_pages,
     json_response,
     query_caller,
 )
@@ -216,13 +216,13 @@ def _remaining_pages(
     after: int,
     remaining: int | None,
     parents: bool,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[list[dict[str, Any]]]:
     """Later pages, each read in its own transaction."""
     while remaining is None or remaining > 0:
         size = PAGE if remaining is None else min(PAGE, remaining)
         with transaction(engine) as connection:
             items, after = _page(connection, conditions, after, size, 0, parents)
-        yield from items
+        yield items
         if remaining is not None:
             remaining -= len(items)
         if len(items) < size:
@@ -242,11 +242,11 @@ def list_times(context: Context) -> Response:
         return json_response(first)
     remaining = None if limit is None else limit - len(first)
 
-    def items() -> Iterator[dict[str, Any]]:
-        yield from first
+    def pages() -> Iterator[list[dict[str, Any]]]:
+        yield first
         yield from _remaining_pages(context.engine, conditions, last, remaining, parents)
 
-    return StreamingResponse(encode_items(items()), media_type="application/json")
+    return StreamingResponse(encode_pages(pages()), media_type="application/json")
 
 
 def _uuid_param(context: Context, kind: str) -> str:
