@@ -26,14 +26,16 @@ def _auth_failure(text: str) -> dict:
 
 
 @pytest.mark.parametrize("version", ["v0", "v1"])
-def test_login_returns_only_a_token(api: Api, version: str) -> None:
+def test_login_returns_only_a_token(shared_api: Api, version: str) -> None:
+    api = shared_api
     resp = api.with_version(version).login("admin", "adminpass")
     assert resp.status == 200
     assert list(resp.json) == ["token"]
     assert isinstance(resp.json["token"], str)
 
 
-def test_token_format_is_the_reference_one(api: Api) -> None:
+def test_token_format_is_the_reference_one(shared_api: Api) -> None:
+    api = shared_api
     before = time.time() * 1000
     token = api.login("admin", "adminpass").json["token"]
     after = time.time() * 1000
@@ -94,14 +96,16 @@ def test_token_lifetime_setting_sets_exp(start_server: Callable[..., Api]) -> No
         ),
     ],
 )
-def test_login_errors(api: Api, body: dict, expected: dict) -> None:
+def test_login_errors(shared_api: Api, body: dict, expected: dict) -> None:
+    api = shared_api
     resp = api.post_raw("/login", json.dumps(body).encode())
     assert resp.status == expected["status"]
     assert resp.json == expected
 
 
 @pytest.mark.parametrize("auth_type", [5, None, True, ["password"], {"a": 1}])
-def test_login_with_a_non_string_auth_type_is_refused(api: Api, auth_type: object) -> None:
+def test_login_with_a_non_string_auth_type_is_refused(shared_api: Api, auth_type: object) -> None:
+    api = shared_api
     body = {"auth": {"type": auth_type, "username": "admin", "password": "adminpass"}}
     resp = api.post_raw("/login", json.dumps(body).encode())
     assert resp.status == 401
@@ -109,7 +113,8 @@ def test_login_with_a_non_string_auth_type_is_refused(api: Api, auth_type: objec
     assert "token" not in resp.json
 
 
-def test_unknown_auth_type_is_refused_even_after_a_valid_login(api: Api) -> None:
+def test_unknown_auth_type_is_refused_even_after_a_valid_login(shared_api: Api) -> None:
+    api = shared_api
     assert api.login("admin", "adminpass").status == 200
     resp = api.login("admin", "adminpass", auth_type="passwd")
     assert resp.json == error(401, "Bad query value", "passwd is not a valid authentication type")
@@ -163,7 +168,8 @@ def _tokens_with_plus(api: Api) -> str:
     pytest.fail("no token with a + in 40 logins")
 
 
-def test_plus_in_unencoded_query_token_arriving_as_space_still_works(api: Api) -> None:
+def test_plus_in_unencoded_query_token_arriving_as_space_still_works(shared_api: Api) -> None:
+    api = shared_api
     token = _tokens_with_plus(api)
     assert api.raw("GET", f"/v1/users?token={token}").status == 200
     spaced = token.replace("+", "%20")
@@ -171,7 +177,8 @@ def test_plus_in_unencoded_query_token_arriving_as_space_still_works(api: Api) -
     assert api.raw("GET", f"/v1/users?token={q(token)}").status == 200
 
 
-def test_tampered_tokens_are_refused(api: Api) -> None:
+def test_tampered_tokens_are_refused(shared_api: Api) -> None:
+    api = shared_api
     token = api.login("admin", "adminpass").json["token"]
     header, payload, signature = token.split(".")
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
@@ -196,7 +203,8 @@ def test_tampered_tokens_are_refused(api: Api) -> None:
         assert api.post("/activities", {"name": "T", "slug": "t"}, bad).json == expected, bad
 
 
-def test_token_from_another_server_is_refused(api: Api, start_server: Callable[..., Api]) -> None:
+def test_token_from_another_server_is_refused(shared_api: Api, start_server: Callable[..., Api]) -> None:
+    api = shared_api
     other = start_server()
     token = other.login("admin", "adminpass").json["token"]
     assert api.get("/users", token).json == BAD_TOKEN
@@ -228,7 +236,8 @@ def test_token_from_another_server_is_refused(api: Api, start_server: Callable[.
         "/times/00000000-0000-0000-0000-000000000000",
     ],
 )
-def test_post_auth_block_checks(api: Api, auth: dict | None, expected: dict, path: str) -> None:
+def test_post_auth_block_checks(shared_api: Api, auth: dict | None, expected: dict, path: str) -> None:
+    api = shared_api
     resp = api.post(path, {"name": "x"}, auth=auth)
     assert resp.status == 401
     assert resp.json == expected
@@ -251,6 +260,7 @@ def test_post_auth_block_checks(api: Api, auth: dict | None, expected: dict, pat
         ("DELETE", "/users/admin"),
     ],
 )
-def test_query_token_checks(api: Api, method: str, path: str) -> None:
+def test_query_token_checks(shared_api: Api, method: str, path: str) -> None:
+    api = shared_api
     assert api.request(method, path).json == MISSING_CREDENTIALS
     assert api.request(method, path, token="bad.to.ken").json == BAD_TOKEN

@@ -15,7 +15,6 @@ import pytest
 from .helpers import (
     BAD_JSON,
     BAD_TOKEN,
-    Api,
     World,
     assert_client_error,
     assert_no_server_error,
@@ -26,9 +25,10 @@ from .helpers import (
 
 
 @pytest.fixture(autouse=True)
-def _still_alive(api: Api) -> Iterator[None]:
+def _still_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    world = request.getfixturevalue("world" if "world" in request.fixturenames else "shared_world")
     yield
-    resp = api.get("/users/admin", api.admin_token())
+    resp = world.api.get("/users/admin", world.api.admin_token())
     assert resp.status == 200, "the server stopped answering normal requests"
     assert resp.json["username"] == "admin"
 
@@ -61,7 +61,8 @@ POST_PATHS = [
         b"\x00",
     ],
 )
-def test_unparsable_bodies(world: World, body: bytes) -> None:
+def test_unparsable_bodies(shared_world: World, body: bytes) -> None:
+    world = shared_world
     for path in POST_PATHS:
         resp = world.api.post_raw(path, body)
         assert_client_error(resp)
@@ -70,12 +71,14 @@ def test_unparsable_bodies(world: World, body: bytes) -> None:
 
 
 @pytest.mark.parametrize("body", [b"", b"   "])
-def test_empty_body(world: World, body: bytes) -> None:
+def test_empty_body(shared_world: World, body: bytes) -> None:
+    world = shared_world
     for path in POST_PATHS:
         assert_client_error(world.api.post_raw(path, body))
 
 
-def test_empty_object_without_content_type(world: World) -> None:
+def test_empty_object_without_content_type(shared_world: World) -> None:
+    world = shared_world
     resp = world.api.raw("POST", "/v1/times", b"{}", headers={"Content-Type": "text/plain"})
     assert_client_error(resp)
 
@@ -180,7 +183,8 @@ def test_wrong_types_for_every_field(world: World, kind: str) -> None:
 
 
 @pytest.mark.parametrize("size", [1024 * 1024 + 1, 5 * 1024 * 1024])
-def test_huge_body_is_refused(world: World, size: int) -> None:
+def test_huge_body_is_refused(shared_world: World, size: int) -> None:
+    world = shared_world
     notes = "n" * size
     body = json.dumps(
         {
@@ -200,7 +204,8 @@ def test_huge_body_is_refused(world: World, size: int) -> None:
     assert time.perf_counter() - start < 5
 
 
-def test_huge_chunked_body_is_refused(world: World) -> None:
+def test_huge_chunked_body_is_refused(shared_world: World) -> None:
+    world = shared_world
     import http.client
 
     conn = http.client.HTTPConnection(world.api.host, world.api.port, timeout=30)
@@ -233,7 +238,8 @@ def test_huge_chunked_body_is_refused(world: World) -> None:
         b'{"auth": {"type": "token"}, "object": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     ],
 )
-def test_deeply_nested_json(world: World, body: bytes) -> None:
+def test_deeply_nested_json(shared_world: World, body: bytes) -> None:
+    world = shared_world
     for path in ["/times", "/login", "/users/member"]:
         start = time.perf_counter()
         resp = world.api.post_raw(path, body)
@@ -241,7 +247,8 @@ def test_deeply_nested_json(world: World, body: bytes) -> None:
         assert_client_error(resp)
 
 
-def test_nesting_beyond_the_limit_inside_a_valid_request(world: World) -> None:
+def test_nesting_beyond_the_limit_inside_a_valid_request(shared_world: World) -> None:
+    world = shared_world
     nested: Any = "x"
     for _ in range(40):
         nested = {"k": nested}
@@ -251,7 +258,8 @@ def test_nesting_beyond_the_limit_inside_a_valid_request(world: World) -> None:
 
 
 @pytest.mark.parametrize("raw", ['"\\ud800"', '"a\\udfffb"', '"\\u0000"', '"nul\\u0000inside"'])
-def test_lone_surrogates_and_nul_in_string_fields(world: World, raw: str) -> None:
+def test_lone_surrogates_and_nul_in_string_fields(shared_world: World, raw: str) -> None:
+    world = shared_world
     token = json.dumps(world.token("admin"))
     bodies = {
         "/times": '{"duration": 1, "user": "admin", "project": "pgd", "activities": ["qa"], '
@@ -316,7 +324,8 @@ SQL = ["' OR '1'='1", "'; DROP TABLE users; --", '" OR ""="', "1; SELECT 1", "%'
 
 
 @pytest.mark.parametrize("text", SQL)
-def test_sql_metacharacters_in_paths_and_queries(world: World, text: str) -> None:
+def test_sql_metacharacters_in_paths_and_queries(shared_world: World, text: str) -> None:
+    world = shared_world
     api = world.api
     admin = api.admin_token()
     enc = q(text)
@@ -361,14 +370,16 @@ def test_sql_metacharacters_in_paths_and_queries(world: World, text: str) -> Non
         "/users/" + "%C3%28",
     ],
 )
-def test_odd_path_parameters(world: World, path: str) -> None:
+def test_odd_path_parameters(shared_world: World, path: str) -> None:
+    world = shared_world
     admin = world.api.admin_token()
     for method in ["GET", "DELETE"]:
         assert_client_error(world.api.request(method, path, token=admin))
     assert_no_server_error(world.api.post(path, {"name": "x"}, admin))
 
 
-def test_odd_query_strings(world: World) -> None:
+def test_odd_query_strings(shared_world: World) -> None:
+    world = shared_world
     api = world.api
     token = q(api.admin_token())
     for raw in [
@@ -390,7 +401,8 @@ def test_odd_query_strings(world: World) -> None:
         assert_no_server_error(resp)
 
 
-def test_100kb_token_is_refused_quickly(world: World) -> None:
+def test_100kb_token_is_refused_quickly(shared_world: World) -> None:
+    world = shared_world
     token = "a" * 50_000 + "." + "b" * 50_000 + ".c"
     start = time.perf_counter()
     resp = world.api.post("/times", {"duration": 1}, token)

@@ -10,7 +10,8 @@ from .helpers import BAD_JSON, MISSING_CREDENTIALS, Api, World, q
 
 
 @pytest.mark.parametrize("version", ["v0", "v1"])
-def test_base_url_is_a_404_page_naming_the_request(api: Api, version: str) -> None:
+def test_base_url_is_a_404_page_naming_the_request(shared_api: Api, version: str) -> None:
+    api = shared_api
     resp = api.raw("GET", f"/{version}/")
     assert resp.status == 404
     assert f"Cannot GET /{version}/".encode() in resp.body
@@ -28,14 +29,16 @@ def test_base_url_is_a_404_page_naming_the_request(api: Api, version: str) -> No
         ("GET", "/times"),
     ],
 )
-def test_unknown_routes_and_methods_get_the_cannot_page(api: Api, method: str, path: str) -> None:
+def test_unknown_routes_and_methods_get_the_cannot_page(shared_api: Api, method: str, path: str) -> None:
+    api = shared_api
     body = b"{}" if method in {"POST", "PUT", "PATCH"} else None
     resp = api.raw(method, path, body)
     assert resp.status == 404
     assert f"Cannot {method} {path}".encode() in resp.body
 
 
-def test_both_versions_serve_the_same_data(world: World) -> None:
+def test_both_versions_serve_the_same_data(shared_world: World) -> None:
+    world = shared_world
     api = world.api
     token = api.admin_token()
     v0 = api.with_version("v0")
@@ -84,7 +87,8 @@ def test_trailing_slash_post_is_answered_without_redirect(world: World, version:
         "/activities/dev/",
     ],
 )
-def test_trailing_slash_get_is_answered_without_redirect(world: World, path: str) -> None:
+def test_trailing_slash_get_is_answered_without_redirect(shared_world: World, path: str) -> None:
+    world = shared_world
     api = world.api
     resp = api.get(path, api.admin_token(), include_revisions=True)
     assert resp.status == 200
@@ -100,7 +104,8 @@ def test_trailing_slash_delete_is_answered_without_redirect(world: World) -> Non
     assert api.get(f"/times/{uuid}", api.admin_token()).status == 404
 
 
-def test_path_parameters_are_percent_decoded(world: World) -> None:
+def test_path_parameters_are_percent_decoded(shared_world: World) -> None:
+    world = shared_world
     api = world.api
     token = api.admin_token()
     resp = api.get("/users/%6Dember", token)  # %6D is "m"
@@ -114,7 +119,8 @@ def test_path_parameters_are_percent_decoded(world: World) -> None:
     assert resp.json["uuid"] == uuid
 
 
-def test_query_values_are_percent_decoded_and_repeated(world: World) -> None:
+def test_query_values_are_percent_decoded_and_repeated(shared_world: World) -> None:
+    world = shared_world
     api = world.api
     token = q(api.admin_token())
     resp = api.raw("GET", f"/v1/times?user=%6Dember&user=member2&token={token}")
@@ -122,7 +128,8 @@ def test_query_values_are_percent_decoded_and_repeated(world: World) -> None:
     assert sorted({t["user"] for t in resp.json}) == ["member", "member2"]
 
 
-def test_malformed_percent_escape_in_query_is_kept_verbatim(world: World) -> None:
+def test_malformed_percent_escape_in_query_is_kept_verbatim(shared_world: World) -> None:
+    world = shared_world
     token = q(world.api.admin_token())
     resp = world.api.raw("GET", f"/v1/times?user=wh4t3v3n.isTh%s&token={token}")
     assert resp.json == {
@@ -132,7 +139,8 @@ def test_malformed_percent_escape_in_query_is_kept_verbatim(world: World) -> Non
     }
 
 
-def test_blank_query_parameter_counts_as_present(world: World) -> None:
+def test_blank_query_parameter_counts_as_present(shared_world: World) -> None:
+    world = shared_world
     api = world.api
     token = q(api.admin_token())
     resp = api.raw("GET", f"/v1/times?include_revisions&token={token}")
@@ -140,7 +148,8 @@ def test_blank_query_parameter_counts_as_present(world: World) -> None:
     assert all(t["parents"] == [] for t in resp.json)
 
 
-def test_unknown_query_parameters_are_ignored(world: World) -> None:
+def test_unknown_query_parameters_are_ignored(shared_world: World) -> None:
+    world = shared_world
     api = world.api
     token = api.admin_token()
     assert (
@@ -164,33 +173,38 @@ def test_success_responses_are_json(world: World) -> None:
         assert (resp.header("Content-Type") or "").startswith("application/json"), resp.headers
 
 
-def test_error_status_equals_body_status_and_is_json(api: Api) -> None:
+def test_error_status_equals_body_status_and_is_json(shared_api: Api) -> None:
+    api = shared_api
     resp = api.get("/times")
     assert resp.status == 401
     assert resp.json == MISSING_CREDENTIALS
     assert (resp.header("Content-Type") or "").startswith("application/json")
 
 
-def test_cors_header_is_sent(world: World) -> None:
+def test_cors_header_is_sent(shared_world: World) -> None:
+    world = shared_world
     resp = world.api.get("/activities", world.api.admin_token())
     assert resp.header("Access-Control-Allow-Origin") == "*"
 
 
 @pytest.mark.parametrize("path", ["/login", "/times", "/projects", "/activities", "/users", "/nope/nothing"])
-def test_unparsable_json_is_rejected_before_routing_and_auth(api: Api, path: str) -> None:
+def test_unparsable_json_is_rejected_before_routing_and_auth(shared_api: Api, path: str) -> None:
+    api = shared_api
     resp = api.post_raw(path, b'{"auth": {"type": ')
     assert resp.status == 400
     assert resp.json == BAD_JSON
 
 
 @pytest.mark.parametrize("body", [b"42", b'"a string"', b"true", b"null"])
-def test_json_scalar_body_is_rejected(api: Api, body: bytes) -> None:
+def test_json_scalar_body_is_rejected(shared_api: Api, body: bytes) -> None:
+    api = shared_api
     resp = api.post_raw("/times", body)
     assert resp.status == 400
     assert resp.json == BAD_JSON
 
 
-def test_json_array_body_is_an_error_not_a_crash(world: World) -> None:
+def test_json_array_body_is_an_error_not_a_crash(shared_world: World) -> None:
+    world = shared_world
     for path in ["/login", "/times", "/projects/gwm", "/users"]:
         resp = world.api.post_raw(path, json.dumps([{"auth": {"type": "token"}}]).encode())
         assert resp.status in (400, 401), (path, resp)
@@ -198,7 +212,8 @@ def test_json_array_body_is_an_error_not_a_crash(world: World) -> None:
         assert resp.json["status"] == resp.status
 
 
-def test_form_encoded_body_is_not_a_server_error(world: World) -> None:
+def test_form_encoded_body_is_not_a_server_error(shared_world: World) -> None:
+    world = shared_world
     token = q(world.api.admin_token())
     body = f"auth[type]=token&auth[token]={token}&object[name]=Form&object[slug]=form".encode()
     resp = world.api.post_raw("/activities", body, "application/x-www-form-urlencoded")
