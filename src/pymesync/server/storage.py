@@ -37,16 +37,28 @@ def normalise_url(url: str) -> str:
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL."""
+    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL.
+
+    Statement parameters are kept out of error messages: they may hold password hashes.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+    return sa.create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=3600,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
 
 
 def _sqlite_engine(url: str) -> Engine:
     engine = sa.create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        hide_parameters=True,
     )
 
     @sa.event.listens_for(engine, "connect")

@@ -155,12 +155,11 @@ def _count(context: Context, key: str) -> int | None:
 
 def _filters(context: Context, connection: Connection, caller: auth.Caller) -> list[Any]:
     """The WHERE conditions of GET /times (5.1.1), validating each parameter."""
-    conditions: list[Any] = [
-        times.c.newest.is_(True),
-        times.c.project.in_(
-            sa.select(projects.c.uuid).join(projectslugs, projectslugs.c.project == projects.c.id)
-        ),
-    ]
+    project_has_slugs = sa.exists().where(
+        projectslugs.c.project == projects.c.id, projects.c.uuid == times.c.project
+    )
+    # times of deleted projects (no slugs left) are in no listing, as with the reference
+    conditions: list[Any] = [times.c.newest.is_(True), project_has_slugs]
     visible = _visible_to(caller)
     if visible is not None:
         conditions.append(visible)

@@ -159,7 +159,7 @@ def _authorize_update(caller: auth.Caller, username: str, fields: dict[str, Any]
         raise errors.not_authorized(caller.username, f"modify user {username}")
     allowed = SELF_FIELDS if is_self else MANAGER_FIELDS
     requested = set(fields) - {"username", *SERVER_SET}
-    if caller.site_manager and not is_self and requested - allowed - {"site_manager", "site_admin"}:
+    if caller.site_manager and not is_self and requested - allowed:
         raise errors.not_authorized(
             caller.username, f"modify fields of user {username} other than site_spectator"
         )
