@@ -540,3 +540,25 @@ def test_delete_errors(shared_world: World, who: str, slug: str, expected: dict)
     assert resp.status == expected["status"]
     assert resp.json == expected
     assert world.api.get("/projects/spare", world.token("admin")).status == 200
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_update_uri_empty_or_null_clears_it(world: World, value: Any) -> None:
+    """docs/server.md (the spec): ``uri: ""`` or ``null`` clears the URI."""
+    resp = world.api.post("/projects/gwm", {"uri": value}, world.token("pm"))
+    assert resp.status == 200
+    assert resp.json["uri"] is None
+    assert world.api.get("/projects/gwm", world.token("pm")).json["uri"] is None
+
+
+@pytest.mark.parametrize("path", ["/projects", "/activities", "/users"])
+def test_limit_and_skip_on_other_lists(shared_world: World, path: str) -> None:
+    """Spec pagination, applied only when asked for (Rec 4; docs/server.md "Lists")."""
+    world = shared_world
+    admin = world.token("admin")
+    full = world.api.get(path, admin).json
+    assert len(full) >= 3
+    assert world.api.get(path, admin, limit=2).json == full[:2]
+    assert world.api.get(path, admin, skip=1).json == full[1:]
+    assert world.api.get(path, admin, skip=1, limit=1).json == full[1:2]
+    assert world.api.get(path, admin, limit=0).json == full

@@ -829,3 +829,40 @@ def test_error_body_shape_has_values_only_where_documented(shared_world: World) 
     assert resp.json == error(
         400, "The provided identifier was invalid", "Expected UUID but received zzz", ["zzz"]
     )
+
+
+# -- decisions documented in docs/server.md --------------------------------------------------------
+
+
+def test_owner_may_not_reassign_or_move_a_time_without_rights(shared_world: World) -> None:
+    """docs/server.md: reassigning ``user`` needs site_admin; a move needs membership in the target."""
+    world = shared_world
+    m1, m2b = world.times["m1"]["uuid"], world.times["m2b"]["uuid"]
+    resp = world.api.post(f"/times/{m1}", {"user": "member2"}, world.token("member"))
+    assert resp.json == authz("member", "create time entries for member2")
+    resp = world.api.post(f"/times/{m2b}", {"project": "pgd"}, world.token("member2"))
+    assert resp.json == authz("member2", "create time entries for project pgd.")
+    assert world.get_time("m1")["revision"] == 1
+    assert world.get_time("m2b")["project"] == ["ganeti-webmgr", "gwm"]
+
+
+def test_update_null_clears_notes_and_issue_uri(world: World) -> None:
+    uuid = world.times["m1"]["uuid"]
+    resp = world.api.post(f"/times/{uuid}", {"notes": None, "issue_uri": None}, world.token("member"))
+    assert resp.status == 200
+    assert (resp.json["notes"], resp.json["issue_uri"]) == (None, None)
+    assert world.get_time("m1")["notes"] is None
+
+
+@pytest.mark.parametrize("value", ["45", True, None])
+def test_update_duration_must_be_a_number(shared_world: World, value: Any) -> None:
+    world = shared_world
+    kind = {"45": "string", True: "boolean", None: "null"}[value]
+    resp = world.api.post(f"/times/{world.times['m1']['uuid']}", {"duration": value}, world.token("member"))
+    assert resp.json == _f("duration", "number", kind)
+
+
+def test_limit_zero_means_all(shared_world: World) -> None:
+    world = shared_world
+    admin = world.token("admin")
+    assert _uuids(world.api.get("/times", admin, limit=0)) == _uuids(world.api.get("/times", admin))

@@ -365,3 +365,19 @@ def test_reference_emails_are_accepted(shared_world: World, email: str) -> None:
     name = unique("mail")
     assert world.api.post("/users", _u(username=name, email=email), world.token("admin")).status == 200
     assert world.api.get(f"/users/{name}", world.token("admin")).json["email"] == email
+
+
+@pytest.mark.parametrize("flag", ["site_admin", "site_manager"])
+def test_site_manager_may_not_create_privileged_users(shared_world: World, flag: str) -> None:
+    """docs/server.md: only a site_admin creates users with site_admin or site_manager."""
+    world = shared_world
+    name = unique("priv")
+    resp = world.api.post("/users", {"username": name, "password": "pw", flag: True}, world.token("sitemgr"))
+    assert resp.json == authz("sitemgr", f"set permissions of user {name}")
+    assert world.api.get(f"/users/{name}", world.token("admin")).json == not_found("user")
+    name = unique("spectator")
+    resp = world.api.post(
+        "/users", {"username": name, "password": "pw", "site_spectator": True}, world.token("sitemgr")
+    )
+    assert resp.status == 200
+    assert world.api.get(f"/users/{name}", world.token("admin")).json["site_spectator"] is True
