@@ -51,6 +51,9 @@ Exchange = Generator[Step, Any, T]
 
 #: Items per page when listing; a server that ignores ``limit`` simply returns everything at once.
 PAGE_SIZE: Final = 500
+#: Items ``create_many`` keeps in progress or finished-but-not-yet-yielded, per unit of concurrency: results
+#: leave in input order, so a slow item holds the ones after it, and this much slack keeps the others busy.
+READ_AHEAD: Final = 32
 #: Causes of a failed POST after which the server may have stored it (the request may have arrived).
 _MAYBE_ARRIVED: Final = frozenset({"read timed out", "connection reset"})
 
@@ -157,10 +160,10 @@ class Session:
         token = yield from self.ready()
         response: Response = yield build(token)
         if response.status == 401 and self.can_login and _token_rejected(response):
-            if self._token == token:  # nobody else logged in again meanwhile
-                yield from self.login()
-            assert self._token is not None
-            response = yield build(self._token)
+            current = self._token
+            if current is None or current == token:  # nobody else logged in again meanwhile
+                current = yield from self.login()
+            response = yield build(current)
         return read(response)
 
 
@@ -293,11 +296,11 @@ class Pager(Generic[M]):
     same items again for the next ``skip``. Items already seen (by identity) are dropped, so both end well.
     """
 
-    def __init__(self, kind: Kind[M], filters: Mapping[str, object], page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, kind: Kind[M], filters: Mapping[str, object], page_size: int | None = None) -> None:
         check_filters(kind, filters, kind.filters)
         self._kind = kind
         self._params = query_pairs(kind, filters)
-        self._page_size = page_size
+        self._page_size = page_size or PAGE_SIZE
         self._skip = 0
         self._seen: set[str | None] = set()
         self.done = False
@@ -502,7 +505,8 @@ def create_time_once(
     """
     try:
         obj = prepare(session, TIMES, fields_of(TIMES, item), create=True)
-        for attempt in range(attempts):
+        attempt = 1
+        while True:
             try:
                 data = yield from session.call(lambda token: _wire.post("times", token, obj))
             except (RequestTimeout, ConnectionFailed) as exc:
@@ -511,12 +515,12 @@ def create_time_once(
                 found = yield from _find_stored(session, obj, claims)
                 if found is not None:
                     return BulkResult(index, item, found, recovered=True)
-                if attempt == attempts - 1:
+                if attempt >= attempts:
                     raise
+                attempt += 1
                 continue
             created = Time.from_dict(data)
             claims.add(created.uuid)
             return BulkResult(index, item, created)
     except TimeSyncError as exc:
         return BulkResult(index, item, error=exc)
-    raise AssertionError("unreachable: every attempt returns or raises")

@@ -152,7 +152,7 @@ class AsyncTimeCollection(AsyncCollection[Time]):
             async for item in _aiter_items(items):
                 pending.append(asyncio.create_task(one(index, item)))
                 index += 1
-                if len(pending) >= 4 * concurrency:
+                if len(pending) >= ops.READ_AHEAD * concurrency:
                     yield await pending.popleft()
             while pending:
                 yield await pending.popleft()

@@ -148,7 +148,7 @@ class TimeCollection(Collection[Time]):
             for index, item in enumerate(items):
                 exchange = ops.create_time_once(self._session, index, item, claims)
                 pending.append(pool.submit(self._driver.run, exchange))
-                if len(pending) >= 4 * concurrency:
+                if len(pending) >= ops.READ_AHEAD * concurrency:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()

@@ -181,3 +181,23 @@ def test_token_only_client(either: Any, make_client: ClientFactory, server: Runn
 def test_every_error_is_a_timesync_error(either: Any) -> None:
     with pytest.raises(TimeSyncError):
         either.users["no_such_user"]
+
+
+def test_lists_work_whether_or_not_the_server_pages(
+    make_client: ClientFactory, proxy: Any, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 3: the server pages /times (limit/skip) but returns every project at once."""
+    monkeypatch.setattr("pymesync._operations.PAGE_SIZE", 3)
+    client = make_client(proxy.base_url, username="admin", password="adminpass")
+    slug = project.slugs[0]
+    made = [client.times.create(duration=60 + i, project=slug, date_worked=DAY) for i in range(7)]
+    proxy.requests.clear()
+    listed = client.times.list(project=slug)
+    assert sorted(t.uuid for t in listed) == sorted(t.uuid for t in made)
+    assert len(listed) == 7
+    time_pages = [r for r in proxy.requests if r.startswith(b"GET /v1/times?")]
+    assert len(time_pages) == 3 and all(b"limit=3" in r for r in time_pages)
+    proxy.requests.clear()
+    projects = list(client.projects)
+    assert len({p.uuid for p in projects}) == len(projects) >= 1
+    assert len([r for r in proxy.requests if r.startswith(b"GET /v1/projects?")]) <= 2

@@ -102,3 +102,13 @@ def test_needs_credentials_or_a_token() -> None:
         Client("http://127.0.0.1:9/v1", token="t", timeout=0)
     with pytest.raises(ValueError, match="baseurl"):
         Client("ftp://example.com/v1", token="t")
+
+
+def test_sync_client_closes_its_connections(proxy: Proxy) -> None:
+    with Client(proxy.base_url, username=ADMIN[0], password=ADMIN[1]) as client:
+        client.users["admin"]
+        client.users["admin"]
+        assert len(proxy.raw.connections) == 1  # kept alive
+    assert client.users["admin"].username == "admin"  # a later call opens a new connection
+    assert len(proxy.raw.connections) == 2
+    client.close()
