@@ -71,6 +71,19 @@ class Context:
     def values(self, name: str) -> list[str]:
         return self.query.get(name, [])
 
+    def pagination(self) -> tuple[int, int | None]:
+        """``(skip, limit)`` from the spec's ``?skip=`` and ``?limit=``; applied only when given.
+
+        ``limit`` is None for "all" (absent, or ``0`` as the spec defines it).
+        """
+        bounds = []
+        for name in ("skip", "limit"):
+            value = self.first(name)
+            if value and (not value.isdigit() or len(value) > 12):
+                raise errors.bad_query_value(name, value)
+            bounds.append(int(value) if value else 0)
+        return bounds[0], bounds[1] or None
+
     def flag(self, name: str) -> bool:
         """A boolean query parameter: absent, ``false`` or ``0`` is off, anything else on."""
         value = self.first(name)

@@ -44,7 +44,9 @@ def list_activities(context: Context) -> Response:
         query = sa.select(activities).where(activities.c.newest.is_(True))
         if not context.flag("include_deleted"):
             query = query.where(activities.c.deleted_at.is_(None))
-        rows = connection.execute(query.order_by(activities.c.id)).all()
+        skip, limit = context.pagination()
+        query = query.order_by(activities.c.id).offset(skip).limit(limit)
+        rows = connection.execute(query).all()
         found = [render(row) for row in rows]
         if context.flag("include_revisions"):
             parents: dict[str, list[dict[str, Any]]] = {item["uuid"]: [] for item in found}

@@ -125,7 +125,9 @@ def list_projects(context: Context) -> Response:
                 .where(userroles.c.user.in_(list(ids.values())))
             )
             query = query.where(projects.c.uuid.in_(member_of))
-        rows = connection.execute(query.order_by(projects.c.id)).all()
+        skip, limit = context.pagination()
+        query = query.order_by(projects.c.id).offset(skip).limit(limit)
+        rows = connection.execute(query).all()
         found = render_many(connection, rows, with_parents=context.flag("include_revisions"))
     return json_response(found)
 

@@ -144,15 +144,6 @@ def _date_bound(context: Context, key: str) -> dt.date | None:
     return day
 
 
-def _count(context: Context, key: str) -> int | None:
-    value = context.first(key)
-    if value is None:
-        return None
-    if not value.isdigit() or len(value) > 12:
-        raise errors.bad_query_value(key, value)
-    return int(value)
-
-
 def _filters(context: Context, connection: Connection, caller: auth.Caller) -> list[Any]:
     """The WHERE conditions of GET /times (5.1.1), validating each parameter."""
     project_has_slugs = sa.exists().where(
@@ -232,8 +223,7 @@ def list_times(context: Context) -> Response:
     with transaction(context.engine) as connection:
         caller = query_caller(context, connection)
         conditions = _filters(context, connection, caller)
-        skip, limit = _count(context, "skip") or 0, _count(context, "limit")
-        limit = limit or None  # the spec's limit=0 means "all"
+        skip, limit = context.pagination()
         parents = context.flag("include_revisions")
         size = PAGE if limit is None else min(PAGE, limit)
         first, last = _page(connection, conditions, 0, size, skip, parents)

@@ -57,6 +57,8 @@ def list_users(context: Context) -> Response:
         query = sa.select(users).order_by(users.c.id)
         if not context.flag("include_deleted"):
             query = query.where(users.c.deleted_at.is_(None))
+        skip, limit = context.pagination()
+        query = query.offset(skip).limit(limit)
         found = [render(row) for row in connection.execute(query)]
     return json_response(found)
 
