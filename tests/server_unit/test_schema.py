@@ -11,7 +11,7 @@ from typing import Any
 import bcrypt
 import sqlalchemy as sa
 
-from pymesync.server import storage
+from pymesync.server import schema, storage
 from pymesync.server.testing import serve
 
 REFERENCE_COLUMNS = {
@@ -141,6 +141,7 @@ def test_created_schema_has_exactly_the_reference_tables(tmp_path: Path) -> None
     storage.create_schema(engine)  # idempotent
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
+    assert [table.name for table in schema.REFERENCE_TABLES] == list(REFERENCE_COLUMNS)
     assert tables - {"sqlite_sequence"} == {*REFERENCE_COLUMNS, "pymesync_settings"}
     for table, columns in REFERENCE_COLUMNS.items():
         assert [c["name"] for c in inspector.get_columns(table)] == columns

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -54,7 +54,6 @@ class Context:
     path_params: dict[str, str]
     query: Query
     body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def engine(self) -> Engine:

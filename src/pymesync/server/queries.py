@@ -46,14 +46,6 @@ def user_ids(connection: Connection, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def usernames(connection: Connection, ids: Collection[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for batch in _batches(ids):
-        query = sa.select(users.c.id, users.c.username).where(users.c.id.in_(batch))
-        found.update({row.id: row.username for row in connection.execute(query)})
-    return found
-
-
 def project_uuid_for_slug(connection: Connection, slug: str) -> str | None:
     if not validation.is_storable(slug):
         return None

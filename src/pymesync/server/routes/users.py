@@ -21,7 +21,6 @@ from pymesync.server.storage import transaction
 
 users = schema.users
 KIND = "user"
-STRING_FIELDS = ("display_name", "password", "email", "meta")
 FLAG_FIELDS = ("site_spectator", "site_manager", "site_admin", "active")
 #: Field order of the type checks (5.4.2 step 4).
 TYPED_FIELDS = ("username", "display_name", "password", "email", *FLAG_FIELDS, "meta")
