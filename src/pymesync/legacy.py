@@ -200,15 +200,6 @@ class TimeSync:
         """The token as sent; one a program assigned that is not a str is sent as its ``str()``."""
         return str(self.token)
 
-    def _save(self, kind: str, collection: str, obj: object, ident: object = None) -> JsonDict:
-        """Validate, hash any password on our own copy, then POST to the collection or to one object."""
-        try:
-            prepared = hash_passwords(validate_object(kind, obj, create=ident is None))
-        except ValidationError as invalid:
-            return _error(invalid.text)
-        request = wire.post(collection, self._token_text(), prepared, ident)
-        return cast(JsonDict, self._send(request, listed=False))
-
     def _delete(self, collection: str, ident: object, missing: str) -> JsonDict | JsonList:
         if not self.token:
             return _error(NOT_AUTH)
@@ -288,11 +279,7 @@ class TimeSync:
         (not a dict, invalid field, missing required fields, duration, not JSON serializable), the server's
         error object or a connection error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if self.test:
-            return self._in_test_mode("time", time, fixtures.created_time)
-        return self._save("time", "times", time)
+        return self._create("time", "times", time, fixtures.created_time)
 
     @_dict_method
     def update_time(self, time: Any = None, uuid: Any = None) -> JsonDict:
@@ -301,13 +288,7 @@ class TimeSync:
         Errors: not authenticated, ``missing uuid; please add to method call``, ``time object: ...``, the
         server's error object or a connection error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if not uuid:
-            return _error("missing uuid; please add to method call")
-        if self.test:
-            return self._in_test_mode("time", time, fixtures.updated_time, uuid)
-        return self._save("time", "times", time, uuid)
+        return self._update("time", "times", time, uuid, "uuid", fixtures.updated_time)
 
     @_dict_method
     def create_project(self, project: Any = None) -> JsonDict:
@@ -316,11 +297,7 @@ class TimeSync:
         Returns the created project or an error dict: not authenticated, ``project object: ...``, the
         server's error object or a connection error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if self.test:
-            return self._in_test_mode("project", project, fixtures.created_project)
-        return self._save("project", "projects", project)
+        return self._create("project", "projects", project, fixtures.created_project)
 
     @_dict_method
     def update_project(self, project: Any = None, slug: Any = None) -> JsonDict:
@@ -329,13 +306,7 @@ class TimeSync:
         Errors: not authenticated, ``missing slug; please add to method call``, ``project object: ...``,
         the server's error object or a connection error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if not slug:
-            return _error("missing slug; please add to method call")
-        if self.test:
-            return self._in_test_mode("project", project, fixtures.updated_project, slug)
-        return self._save("project", "projects", project, slug)
+        return self._update("project", "projects", project, slug, "slug", fixtures.updated_project)
 
     @_dict_method
     def create_activity(self, activity: Any = None) -> JsonDict:
@@ -344,11 +315,7 @@ class TimeSync:
         Errors: not authenticated, ``activity object: ...``, the server's error object or a connection
         error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if self.test:
-            return self._in_test_mode("activity", activity, fixtures.created_activity)
-        return self._save("activity", "activities", activity)
+        return self._create("activity", "activities", activity, fixtures.created_activity)
 
     @_dict_method
     def update_activity(self, activity: Any = None, slug: Any = None) -> JsonDict:
@@ -357,13 +324,7 @@ class TimeSync:
         Errors: not authenticated, ``missing slug; please add to method call``, ``activity object: ...``,
         the server's error object or a connection error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if not slug:
-            return _error("missing slug; please add to method call")
-        if self.test:
-            return self._in_test_mode("activity", activity, fixtures.updated_activity, slug)
-        return self._save("activity", "activities", activity, slug)
+        return self._update("activity", "activities", activity, slug, "slug", fixtures.updated_activity)
 
     @_dict_method
     def create_user(self, user: Any = None) -> JsonDict:
@@ -373,11 +334,7 @@ class TimeSync:
         or an error dict: not authenticated, ``user object: ...`` (including flag and password checks),
         the server's error object or a connection error.
         """
-        if not self.token:
-            return _error(NOT_AUTH)
-        if self.test:
-            return self._in_test_mode("user", user, fixtures.created_user)
-        return self._save("user", "users", user)
+        return self._create("user", "users", user, fixtures.created_user)
 
     @_dict_method
     def update_user(self, user: Any = None, username: Any = None) -> JsonDict:
@@ -386,23 +343,47 @@ class TimeSync:
         Returns the updated user or an error dict: not authenticated, ``missing username; please add to
         method call``, ``user object: ...``, the server's error object or a connection error.
         """
+        return self._update("user", "users", user, username, "username", fixtures.updated_user)
+
+    def _create(
+        self, kind: str, collection: str, obj: object, fixture: Callable[[dict[str, Any]], JsonDict]
+    ) -> JsonDict:
         if not self.token:
             return _error(NOT_AUTH)
-        if not username:
-            return _error("missing username; please add to method call")
-        if self.test:
-            return self._in_test_mode("user", user, fixtures.updated_user, username)
-        return self._save("user", "users", user, username)
+        return self._checked_save(kind, collection, obj, fixture)
 
-    def _in_test_mode(
-        self, kind: str, obj: object, fixture: Callable[..., JsonDict], *ident: object
+    def _update(
+        self,
+        kind: str,
+        collection: str,
+        obj: object,
+        ident: object,
+        missing: str,
+        fixture: Callable[[dict[str, Any], Any], JsonDict],
     ) -> JsonDict:
-        """Run the same checks as network mode, then answer with the fixture instead of a request."""
+        if not self.token:
+            return _error(NOT_AUTH)
+        if not ident:
+            return _error(f"missing {missing}; please add to method call")
+        return self._checked_save(kind, collection, obj, lambda prepared: fixture(prepared, ident), ident)
+
+    def _checked_save(
+        self,
+        kind: str,
+        collection: str,
+        obj: object,
+        fixture: Callable[[dict[str, Any]], JsonDict],
+        ident: object = None,
+    ) -> JsonDict:
+        """Validate; then answer with the test-mode fixture, or hash any password and POST."""
         try:
-            prepared = validate_object(kind, obj, create=not ident)
+            prepared = validate_object(kind, obj, create=ident is None)
         except ValidationError as invalid:
             return _error(invalid.text)
-        return fixture(prepared, *ident)
+        if self.test:
+            return fixture(prepared)
+        request = wire.post(collection, self._token_text(), hash_passwords(prepared), ident)
+        return cast(JsonDict, self._send(request, listed=False))
 
     # --- lists ----------------------------------------------------------------------------------------
 
