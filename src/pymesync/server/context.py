@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -37,7 +37,7 @@ class Config:
     """Settings fixed for the lifetime of the app (none of them are database rows)."""
 
     engine: Engine
-    secret: str
+    secret: str = field(repr=False)
     instance_name: str
     token_lifetime: float
     auth_modules: tuple[str, ...] = ("password",)
