@@ -174,7 +174,7 @@ def encode_pages(pages: Iterator[list[Any]]) -> Iterator[bytes]:
     for page in pages:
         if not page:
             continue
-        chunk = b",".join(_dumps(item) for item in page)
+        chunk = _dumps(page)[1:-1]
         yield chunk if first else b"," + chunk
         first = False
     yield b"]"
