@@ -1,7 +1,7 @@
 """``pymesync.Client``: the blocking pythonic client.
 
 Typed models, exceptions, dict-like collections. Every operation is defined once in
-:mod:`pymesync._operations`; this module only drives it over the pooled urllib3 transport.
+:mod:`pymesync._operations`; this module only drives it over the kept-alive ``http.client`` transport.
 """
 
 from __future__ import annotations
