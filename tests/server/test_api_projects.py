@@ -556,6 +556,7 @@ def test_limit_and_skip_on_other_lists(shared_world: World, path: str) -> None:
     """Spec pagination, applied only when asked for (Rec 4; docs/server.md "Lists")."""
     world = shared_world
     admin = world.token("admin")
+    world.api.create_project()  # at least three items in every list
     full = world.api.get(path, admin).json
     assert len(full) >= 3
     assert world.api.get(path, admin, limit=2).json == full[:2]
