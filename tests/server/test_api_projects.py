@@ -563,3 +563,12 @@ def test_limit_and_skip_on_other_lists(shared_world: World, path: str) -> None:
     assert world.api.get(path, admin, skip=1).json == full[1:]
     assert world.api.get(path, admin, skip=1, limit=1).json == full[1:2]
     assert world.api.get(path, admin, limit=0).json == full
+
+
+def test_slugs_are_sorted_and_deduplicated(shared_world: World) -> None:
+    world = shared_world
+    slugs = ["b-dup", "a-dup", "a-dup"]
+    resp = world.api.post("/projects", {"name": "Duplicated slugs", "slugs": slugs}, world.token("admin"))
+    assert resp.status == 200
+    assert resp.json["slugs"] == slugs  # the create echo is the request
+    assert world.api.get("/projects/b-dup", world.token("loner")).json["slugs"] == ["a-dup", "b-dup"]

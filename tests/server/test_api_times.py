@@ -866,3 +866,38 @@ def test_limit_zero_means_all(shared_world: World) -> None:
     world = shared_world
     admin = world.token("admin")
     assert _uuids(world.api.get("/times", admin, limit=0)) == _uuids(world.api.get("/times", admin))
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("true", True), ("", True), ("1", True), ("yes", True), ("false", False), ("0", False)]
+)
+def test_include_revisions_parsing(shared_world: World, value: str, on: bool) -> None:
+    """Rec 4: absent, ``false`` or ``0`` is off; anything else is on."""
+    world = shared_world
+    admin = world.token("admin")
+    listed = world.api.get("/times", admin, include_revisions=value).json
+    single = world.api.get(f"/times/{world.times['m3']['uuid']}", admin, include_revisions=value).json
+    assert all(("parents" in t) is on for t in listed)
+    assert ("parents" in single) is on
+
+
+def test_duplicate_activities_are_stored_once(shared_world: World) -> None:
+    world = shared_world
+    made = world.api.create_time(world.token("member"), "member", "gwm", activities=["docs", "docs", "dev"])
+    assert made["activities"] == ["docs", "docs", "dev"]  # the create echo is the request
+    got = world.api.get(f"/times/{made['uuid']}", world.token("member")).json
+    assert got["activities"] == ["dev", "docs"]
+
+
+def test_times_of_a_deleted_project_disappear(world: World) -> None:
+    """5.1.1 edge: a time whose project has no slugs left is in no listing."""
+    api = world.api
+    admin = api.admin_token()
+    api.create_project(["brief"], users={"member": {"member": True}})
+    made = api.create_time(world.token("member"), "member", "brief", activities=["qa"])
+    assert api.delete(f"/times/{made['uuid']}", admin).status == 200
+    assert api.delete("/projects/brief", admin).status == 200
+    assert made["uuid"] not in _uuids(api.get("/times", admin, include_deleted="true"))
+    assert _uuids(api.get("/times", admin, include_deleted="true")) == _names(
+        world, "m1", "m2", "m3", "m2b", "a1"
+    )
