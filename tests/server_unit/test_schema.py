@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
 import sqlite3
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import bcrypt
+import pytest
 import sqlalchemy as sa
 
 from pymesync.server import schema, storage
@@ -75,64 +80,90 @@ P1, P2 = "c285963e-192b-4e99-9d92-a940519f1fbd", "9f7f6c1e-1b4c-4a3b-8a53-a1ffe0
 T1 = "32764929-1bea-4a17-8c8a-22d7fb144941"
 
 
-def _seed_reference_database(path: Path) -> None:
+def _fixture_rows() -> list[str]:
+    """The fixture rows, with explicit ids and some columns left to their defaults."""
     password = bcrypt.hashpw(b"password", bcrypt.gensalt(4, prefix=b"2a")).decode()
+    return [
+        "INSERT INTO users (id, username, password, display_name, site_spectator, site_manager,"
+        f" site_admin, active, created_at) VALUES (1, 'admin1', '{password}', 'Admin User',"
+        f" '1', '1', '1', '1', {D2014}),"
+        f" (2, 'Proj_Manager', '{password}', NULL, '0', '0', '0', '0', {D2014})",
+        "INSERT INTO activities (id, name, slug, created_at, uuid)"
+        f" VALUES (1, 'Documentation', 'docs', {D2014}, '{DOCS}')",
+        "INSERT INTO activities (id, name, slug, created_at, uuid, revision, newest)"
+        f" VALUES (2, 'Development', 'dev', {D2014}, '{DEV}', 1, '0'),"
+        f" (3, 'Development', 'develop', {D2014}, '{DEV}', 2, '1')",
+        "INSERT INTO projects (id, name, uri, default_activity, created_at, uuid)"
+        f" VALUES (1, 'Project1', 'http://example.com/project1', NULL, {D2014}, '{P1}')",
+        "INSERT INTO projects (id, name, uri, default_activity, created_at, updated_at, uuid,"
+        f" revision, newest) VALUES (2, 'Old2', NULL, '{DEV}', {D2014}, NULL, '{P2}', 1, '0'),"
+        f" (3, 'Project2', NULL, '{DEV}', {D2014}, {D2015}, '{P2}', 2, '1')",
+        "INSERT INTO projectslugs (id, name, project) VALUES (1, 'project1', 1), (2, 'p1', 1),"
+        " (3, 'project2', 3)",
+        'INSERT INTO userroles (id, project, "user", manager, member, spectator)'
+        " VALUES (1, 1, 1, '1', '1', '1'), (2, 1, 2, '1', '1', '0'), (3, 3, 2, '0', '1', '0')",
+        'INSERT INTO times (id, duration, "user", project, notes, issue_uri, date_worked,'
+        f" created_at, uuid) VALUES (1, 12, 2, '{P1}', '',"
+        f" 'http://example.com/project3/issues/56', {D2015}, {D2015}, '{T1}')",
+        # the time references an *old* revision row of "dev"; it renders the current slug
+        "INSERT INTO timesactivities (id, time, activity) VALUES (1, 1, 1), (2, 1, 2)",
+    ]
+
+
+def _seed_sqlite(path: Path) -> str:
     db = sqlite3.connect(path)
     db.executescript(REFERENCE_DDL)
-    db.executemany(
-        "INSERT INTO users (id, username, password, display_name, site_spectator, site_manager,"
-        " site_admin, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (1, "admin1", password, "Admin User", 1, 1, 1, 1, D2014),
-            (2, "Proj_Manager", password, None, 0, 0, 0, 0, D2014),
-        ],
-    )
-    # defaults left to the database: revision, newest
-    db.execute(
-        "INSERT INTO activities (id, name, slug, created_at, uuid) VALUES (1, 'Documentation', 'docs', ?, ?)",
-        (D2014, DOCS),
-    )
-    db.execute(
-        "INSERT INTO activities (id, name, slug, created_at, uuid, revision, newest)"
-        " VALUES (2, 'Development', 'dev', ?, ?, 1, 0), (3, 'Development', 'develop', ?, ?, 2, 1)",
-        (D2014, DEV, D2014, DEV),
-    )
-    db.execute(
-        "INSERT INTO projects (id, name, uri, default_activity, created_at, uuid)"
-        " VALUES (1, 'Project1', 'http://example.com/project1', NULL, ?, ?)",
-        (D2014, P1),
-    )
-    db.execute(
-        "INSERT INTO projects (id, name, uri, default_activity, created_at, updated_at, uuid,"
-        " revision, newest)"
-        " VALUES (2, 'Old2', NULL, ?, ?, NULL, ?, 1, 0), (3, 'Project2', NULL, ?, ?, ?, ?, 2, 1)",
-        (DEV, D2014, P2, DEV, D2014, D2015, P2),
-    )
-    db.executemany(
-        "INSERT INTO projectslugs (name, project) VALUES (?, ?)",
-        [("project1", 1), ("p1", 1), ("project2", 3)],
-    )
-    db.executemany(
-        "INSERT INTO userroles (project, user, manager, member, spectator) VALUES (?, ?, ?, ?, ?)",
-        [(1, 1, 1, 1, 1), (1, 2, 1, 1, 0), (3, 2, 0, 1, 0)],
-    )
-    db.execute(
-        "INSERT INTO times (id, duration, user, project, notes, issue_uri, date_worked, created_at, uuid)"
-        " VALUES (1, 12, 2, ?, '', 'http://example.com/project3/issues/56', ?, ?, ?)",
-        (P1, D2015, D2015, T1),
-    )
-    # the time references an *old* revision row of "dev"; it renders the current slug
-    db.executemany("INSERT INTO timesactivities (time, activity) VALUES (?, ?)", [(1, 1), (1, 2)])
+    for statement in _fixture_rows():
+        db.execute(statement)
     db.commit()
     db.close()
+    return f"sqlite:///{path}"
 
 
-def _columns(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    db = sqlite3.connect(path)
+def _postgres_ddl() -> str:
+    """The reference migration as knex writes it for PostgreSQL (serial ids, native uuid)."""
+    return (
+        REFERENCE_DDL.replace("`", '"')
+        .replace("integer not null primary key autoincrement", "serial primary key")
+        .replace("char(36)", "uuid")
+    )
+
+
+@contextlib.contextmanager
+def _seed_postgres(admin_url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"ref_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     try:
-        return {table: db.execute(f"PRAGMA table_info({table})").fetchall() for table in REFERENCE_COLUMNS}
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in [*_postgres_ddl().split(";"), *_fixture_rows()]:
+                if statement.strip():
+                    conn.execute(statement)  # type: ignore[arg-type]
+            # what bulk loaders do after inserting explicit ids (API doc 11.1)
+            for table in REFERENCE_COLUMNS:
+                conn.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")  # type: ignore[arg-type]
+        yield url
     finally:
-        db.close()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _columns(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    engine = storage.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {
+            table: [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(table)
+            ]
+            for table in REFERENCE_COLUMNS
+        }
+    finally:
+        engine.dispose()
 
 
 def test_created_schema_has_exactly_the_reference_tables(tmp_path: Path) -> None:
@@ -162,11 +193,21 @@ def _call(url: str, body: dict[str, Any] | None = None) -> Any:
     return json.loads(payload) if payload else None
 
 
-def test_serves_a_database_the_reference_created(tmp_path: Path) -> None:
-    path = tmp_path / "reference.db"
-    _seed_reference_database(path)
-    before = _columns(path)
-    with serve(f"sqlite:///{path}", admin=None, version="v0") as server:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reference_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield _seed_sqlite(tmp_path / "reference.db")
+        return
+    admin_url = os.environ.get("TIMESYNC_TEST_POSTGRES_URL")
+    if not admin_url:
+        pytest.skip("TIMESYNC_TEST_POSTGRES_URL is not set")
+    with _seed_postgres(admin_url.replace("postgresql+psycopg://", "postgresql://")) as url:
+        yield url
+
+
+def test_serves_a_database_the_reference_created(reference_database: str) -> None:
+    before = _columns(reference_database)
+    with serve(reference_database, admin=None, version="v0") as server:
         base = server.base_url
         auth = {"type": "password", "username": "admin1", "password": "password"}
         token = _call(f"{base}/login", {"auth": auth})["token"]
@@ -213,4 +254,4 @@ def test_serves_a_database_the_reference_created(tmp_path: Path) -> None:
         )
         assert updated["slugs"] == ["one", "p1"] and updated["revision"] == 2
         assert _call(f"{base}/times/{T1}{q}")["project"] == ["one", "p1"]
-    assert _columns(path) == before
+    assert _columns(reference_database) == before
