@@ -152,3 +152,21 @@ def test_odd_query_strings_never_cause_a_server_error(
     parts = [f"{quote(k)}={quote(v)}" for k, v in query] + [f"token={quote(token)}"]
     status, answer, _ = _request(server, "GET", f"/v1{resource}?{'&'.join(parts)}")
     assert status < 500, answer
+
+
+def test_access_log_never_shows_tokens() -> None:
+    import logging
+
+    from pymesync.server.app import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s"',
+        ("1.2.3.4", "GET", "/v1/times?a=1&token=abc+d==&b=2"),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert record.getMessage() == '1.2.3.4 - "GET /v1/times?a=1&token=[redacted]&b=2"'

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -85,6 +87,25 @@ class ApiHeaders:
         await send({"type": "http.response.body", "body": b""})
 
 
+class RedactTokens(logging.Filter):
+    """Access logs print request paths, and GET/DELETE carry ``?token=``: blank it out."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, RedactTokens) for existing in access.filters):
+        access.addFilter(RedactTokens())
+
+
 async def _not_found(request: Request, _exc: Exception) -> Response:
     """Express's answer to an unknown path or method, as a JSON error.
 
@@ -110,6 +131,7 @@ def create_app(
 ) -> Starlette:
     """Build the app for one database. The schema is created when missing and, unless
     ``secret`` is given, the token secret is read from (or first stored in) the database."""
+    _redact_access_log()
     engine = storage.create_engine(database_url)
     if create_schema:
         storage.create_schema(engine)
