@@ -511,11 +511,11 @@ def update_time(context: Context) -> Response:
             old = sa.select(timesactivities.c.activity).where(timesactivities.c.time == current.id)
             activity_ids = sorted(set(connection.execute(old).scalars()))
         _write_activities(connection, new_id, activity_ids)
-        [updated] = render_many(connection, [_newest_by_id(connection, new_id)])
+        [updated] = render_many(connection, [_row_by_id(connection, new_id)])
     return json_response(updated)
 
 
-def _newest_by_id(connection: Connection, time_id: int) -> Row[Any]:
+def _row_by_id(connection: Connection, time_id: int) -> Row[Any]:
     return connection.execute(_select().where(times.c.id == time_id)).one()
 
 
