@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from .helpers import ADMIN, Api, World, seed
+from .helpers import ADMIN, Api, World, make_api, seed
 
 POSTGRES_URL = os.environ.get("TIMESYNC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -58,12 +58,6 @@ def running_server(backend: str, **kwargs: Any) -> Iterator[Any]:
     kwargs.setdefault("admin", ADMIN)
     with fresh_database(backend) as url, serve(database_url=url, **kwargs) as srv:
         yield srv
-
-
-def make_api(srv: Any, version: str = "v1") -> Api:
-    parts = urlsplit(srv.root_url)
-    assert parts.hostname is not None and parts.port is not None
-    return Api(parts.hostname, parts.port, version)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import bcrypt
 
@@ -277,6 +277,13 @@ class Api:
     def create_time(self, token: str, user: str, project: str, **fields: Any) -> dict:
         obj = {"duration": 3600, "user": user, "project": project, "date_worked": "2015-04-19", **fields}
         return self.ok(self.post("/times", obj, token))
+
+
+def make_api(srv: Any, version: str = "v1") -> Api:
+    """An :class:`Api` for a server started by ``pymesync.server.testing.serve``."""
+    parts = urlsplit(srv.root_url)
+    assert parts.hostname is not None and parts.port is not None
+    return Api(parts.hostname, parts.port, version)
 
 
 @dataclass

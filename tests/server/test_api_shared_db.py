@@ -17,7 +17,7 @@ import bcrypt
 import pytest
 import sqlalchemy as sa
 
-from .helpers import BAD_TOKEN, World, authz, not_found, today
+from .helpers import BAD_TOKEN, World, authz, make_api, not_found, today
 
 
 @pytest.fixture
@@ -225,3 +225,20 @@ def test_sqlite_writer_lock_is_waited_for(world: World, server: Any, backend: st
     assert resp.status == 200, resp.json
     assert time.perf_counter() - start >= 0.5
     assert world.api.get("/users/loner", world.api.admin_token()).json["meta"] == "locked"
+
+
+def test_two_servers_on_one_database(world: World, server: Any) -> None:
+    """Two server processes' worth of state: tokens and writes of one are good on the other (11.1)."""
+    from pymesync.server.testing import serve
+
+    with serve(server.database_url, admin=None) as second_srv:
+        second = make_api(second_srv)
+        token = world.token("member")  # issued by the first server
+        assert second.get("/times", token).status == 200
+        made = second.create_time(token, "member", "gwm", notes="via second")
+        assert world.api.get(f"/times/{made['uuid']}", token).json["notes"] == "via second"
+        resp = world.api.post(f"/times/{made['uuid']}", {"notes": "via first"}, token)
+        assert resp.status == 200
+        assert second.get(f"/times/{made['uuid']}", token).json == resp.json
+        assert second.delete("/users/member2", second.admin_token()).status == 200
+        assert world.api.get("/users/member2", world.api.admin_token()).json == not_found("user")
