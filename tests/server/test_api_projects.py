@@ -572,3 +572,16 @@ def test_slugs_are_sorted_and_deduplicated(shared_world: World) -> None:
     assert resp.status == 200
     assert resp.json["slugs"] == slugs  # the create echo is the request
     assert world.api.get("/projects/b-dup", world.token("loner")).json["slugs"] == ["a-dup", "b-dup"]
+
+
+@pytest.mark.parametrize(
+    ("value", "included"),
+    [("true", True), ("", True), ("no", True), ("false", False), ("0", False), (None, False)],
+)
+def test_include_deleted_parsing(api: Api, value: str | None, included: bool) -> None:
+    admin = api.admin_token()
+    made = api.create_project(["gone"])
+    assert api.delete("/projects/gone", admin).status == 200
+    query = {} if value is None else {"include_deleted": value}
+    listed = [p["uuid"] for p in api.get("/projects", admin, **query).json]
+    assert (made["uuid"] in listed) is included
