@@ -6,6 +6,7 @@ import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -86,6 +87,24 @@ def test_oversized_body_is_refused(server: RunningServer) -> None:
     assert status == 413 and set(body) == {"status", "error", "text"}
 
 
+@pytest.mark.parametrize("query", ["limit=%C2%B2", "skip=%D9%A3", "limit=-1", "skip=1e3"])
+def test_non_ascii_digits_in_counts(server: RunningServer, query: str) -> None:
+    token = _token(server)
+    status, body, _ = _request(server, "GET", f"/v1/users?{query}&token={quote(token)}")
+    assert status == 400 and body["error"] == "Bad query value"
+
+
+def test_odd_content_length(server: RunningServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/v1/times")
+        connection.putheader("Content-Length", "\u00b2")
+        connection.endheaders()
+        assert connection.getresponse().status < 500
+    finally:
+        connection.close()
+
+
 def test_unknown_method_and_path(server: RunningServer) -> None:
     status, body, _ = _request(server, "PATCH", "/v1/times")
     assert status == 404 and "Cannot PATCH /v1/times" in body["text"]
@@ -146,8 +165,6 @@ def test_malformed_objects_never_cause_a_server_error(
 def test_odd_query_strings_never_cause_a_server_error(
     server: RunningServer, resource: str, query: list[tuple[str, str]]
 ) -> None:
-    from urllib.parse import quote
-
     token = _token(server)
     parts = [f"{quote(k)}={quote(v)}" for k, v in query] + [f"token={quote(token)}"]
     status, answer, _ = _request(server, "GET", f"/v1{resource}?{'&'.join(parts)}")

@@ -66,7 +66,7 @@ def test_dates() -> None:
     assert validation.parse_date("2015-07-30T10:00:00Z") == dt.date(2015, 7, 30)
     assert validation.parse_date("2015-07-30T23:30:00-05:00") == dt.date(2015, 7, 31)
     assert validation.parse_date("1970-01-01") == dt.date(1970, 1, 1)
-    for bad in ["baaaaaaaad", "April 29, 1995", "2015-13-01", "2015-02-30", "2015-07-30x"]:
+    for bad in ["baaaaaaaad", "April 29, 1995", "2015-13-01", "2015-02-30", "2015-07-30x", "٢٠١٥-٠٧-٣٠"]:
         assert validation.parse_date(bad) is None
 
 

@@ -78,7 +78,7 @@ class Context:
         bounds = []
         for name in ("skip", "limit"):
             value = self.first(name)
-            if value and (not value.isdigit() or len(value) > 12):
+            if value and not (value.isascii() and value.isdigit() and len(value) <= 12):
                 raise errors.bad_query_value(name, value)
             bounds.append(int(value) if value else 0)
         return bounds[0], bounds[1] or None
@@ -214,7 +214,7 @@ def _call(handler: Handler, context: Context) -> Response:
 
 async def read_body(request: Request) -> Any:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.body_too_large(MAX_BODY_BYTES)
     chunks: list[bytes] = []
     size = 0

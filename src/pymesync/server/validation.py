@@ -20,8 +20,8 @@ _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _TLD = re.compile(r"[A-Za-z]{2,63}")
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_TIME_SUFFIX = re.compile(r"[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?")
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+_TIME_SUFFIX = re.compile(r"[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?", re.ASCII)
 
 
 def is_storable(value: str) -> bool:
