@@ -15,7 +15,7 @@ import datetime
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeGuard, TypeVar
 
 from pymesync import _wire
 from pymesync._query import filter_values, flag
@@ -118,19 +118,24 @@ class Session:
         return subject if isinstance(subject, str) else None
 
     @staticmethod
-    def _renewal_time(token: str | None) -> float | None:
-        """When to log in again: a tenth of the lifetime (at most 30 s) before ``exp``, in epoch seconds."""
+    def _renewal_time(token: str | None, received_at: float | None = None) -> float | None:
+        """When to log in again, in local epoch seconds: a tenth of the lifetime (at most 30 s) before expiry.
+
+        For a token we just received, expiry is counted from ``received_at`` using the token's own lifetime
+        (``exp - iat``), so a client clock that is off does not matter; a token given to us is read as is.
+        """
         try:
             payload = token_payload(token)
         except ValueError:
             return None
         exp, iat = payload.get("exp"), payload.get("iat")
-        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        if not _is_number(exp):
             return None
-        lifetime = (
-            (exp - iat) / 1000 if isinstance(iat, (int, float)) and not isinstance(iat, bool) else 300.0
-        )
-        return float(exp) / 1000 - min(30.0, max(lifetime, 0.0) / 10)
+        lifetime = (exp - iat) / 1000 if _is_number(iat) else None
+        margin = min(30.0, max(lifetime or 0.0, 0.0) / 10)
+        if received_at is not None and lifetime is not None:
+            return received_at + lifetime - margin
+        return float(exp) / 1000 - margin
 
     def _expiring(self) -> bool:
         return self._renew_at is not None and time.time() >= self._renew_at
@@ -145,7 +150,7 @@ class Session:
         if not isinstance(token, str) or not token:
             raise UnexpectedResponse("login response has no token", status=response.status)
         self._token = token
-        self._renew_at = self._renewal_time(token)
+        self._renew_at = self._renewal_time(token, time.time())
         return token
 
     def ready(self) -> Exchange[str]:
@@ -165,6 +170,10 @@ class Session:
                 current = yield from self.login()
             response = yield build(current)
         return read(response)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _token_rejected(response: Response) -> bool:

@@ -112,3 +112,35 @@ def test_sync_client_closes_its_connections(proxy: Proxy) -> None:
     assert client.users["admin"].username == "admin"  # a later call opens a new connection
     assert len(proxy.raw.connections) == 2
     client.close()
+
+
+def _token(iat_ms: float, exp_ms: float) -> str:
+    import base64
+    import json
+
+    def b64(data: object) -> str:
+        return base64.b64encode(json.dumps(data).encode()).decode()
+
+    return f"{b64({'typ': 'JWT'})}.{b64({'sub': 'admin', 'iat': iat_ms, 'exp': exp_ms})}.sig"
+
+
+def _logged_in(token: str) -> Any:
+    from pymesync._operations import Session
+    from pymesync._wire import Response
+
+    session = Session(username="admin", password="pw", auth_type="password", token=None)
+    exchange = session.login()
+    next(exchange)
+    with pytest.raises(StopIteration):
+        exchange.send(Response(200, "text/html", f'{{"token": "{token}"}}'.encode()))
+    return session
+
+
+def test_renewal_uses_the_token_lifetime_not_the_server_clock() -> None:
+    """A server clock an hour behind ours must not make every fresh token look expired."""
+    hour_ago_ms = (time.time() - 3600) * 1000
+    session = _logged_in(_token(hour_ago_ms, hour_ago_ms + 1_800_000))
+    assert not session._expiring()
+    short = _logged_in(_token(hour_ago_ms, hour_ago_ms + 1000))
+    time.sleep(1.0)
+    assert short._expiring()
