@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +25,7 @@ from pymesync import (
 )
 from pymesync.server.testing import RunningServer, create_user
 
-from .conftest import ClientFactory
+from .conftest import ClientFactory, read_request
 
 Unique = Callable[[str], str]
 DAY = datetime.date(2015, 4, 20)
@@ -183,10 +185,10 @@ def test_every_error_is_a_timesync_error(either: Any) -> None:
         either.users["no_such_user"]
 
 
-def test_lists_work_whether_or_not_the_server_pages(
+def test_lists_follow_a_server_that_pages(
     make_client: ClientFactory, proxy: Any, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Pages of 3: the server pages /times (limit/skip) but returns every project at once."""
+    """Pages of 3 from the project's server, which honours ``limit``/``skip``."""
     monkeypatch.setattr("pymesync._operations.PAGE_SIZE", 3)
     client = make_client(proxy.base_url, username="admin", password="adminpass")
     slug = project.slugs[0]
@@ -197,7 +199,25 @@ def test_lists_work_whether_or_not_the_server_pages(
     assert len(listed) == 7
     time_pages = [r for r in proxy.requests if r.startswith(b"GET /v1/times?")]
     assert len(time_pages) == 3 and all(b"limit=3" in r for r in time_pages)
-    proxy.requests.clear()
     projects = list(client.projects)
-    assert len({p.uuid for p in projects}) == len(projects) >= 1
-    assert len([r for r in proxy.requests if r.startswith(b"GET /v1/projects?")]) <= 2
+    assert len({p.uuid for p in projects}) == len(projects) and project.uuid in {p.uuid for p in projects}
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_lists_survive_a_server_that_ignores_paging(
+    make_client: ClientFactory, raw_server: Any, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """Like the reference server: everything at every ``skip``; exactly a page (3) is the tricky case."""
+    monkeypatch.setattr("pymesync._operations.PAGE_SIZE", 3)
+    body = json.dumps([{"username": f"user{i}"} for i in range(count)]).encode()
+    requests: list[bytes] = []
+
+    def handler(connection: socket.socket) -> None:
+        while request := read_request(connection):
+            requests.append(request)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            connection.sendall(head.encode() + body)
+
+    client = make_client(raw_server(handler).base_url, token="t")
+    assert [user.username for user in client.users] == [f"user{i}" for i in range(count)]
+    assert len(requests) == (2 if count == 3 else 1)
