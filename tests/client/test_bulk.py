@@ -71,8 +71,8 @@ def test_a_create_that_times_out_after_storing_is_not_sent_again(
     client = make_client(proxy.base_url, username=ADMIN[0], password=ADMIN[1], timeout=(2.0, 1.0))
     _post_counter(proxy, {3}, "swallow")
     # identical items when sequential (the check must pick the one copy not already accounted for)
-    notes = (lambda i: "same") if concurrency == 1 else (lambda i: f"entry {i}")
-    items = [{"duration": 900, "project": slug, "date_worked": DAY, "notes": notes(i)} for i in range(6)]
+    notes = ["same" if concurrency == 1 else f"entry {i}" for i in range(6)]
+    items = [{"duration": 900, "project": slug, "date_worked": DAY, "notes": note} for note in notes]
     results = list(client.times.create_many(items, concurrency=concurrency))
     assert all(result.ok for result in results), [result.error for result in results]
     assert sum(result.recovered for result in results) == 1
