@@ -65,7 +65,8 @@ def client_tour(base_url: str) -> None:
             for n in range(10)
         )
         results = list(client.times.create_many(entries, concurrency=4))
-        print("create_many ->", sum(r.ok for r in results), "created,", sum(not r.ok for r in results), "failed")
+        created = sum(result.ok for result in results)
+        print("create_many ->", created, "created,", len(results) - created, "failed")
         try:
             client.projects["no-such-project"]
         except pymesync.NotFoundError as exc:
