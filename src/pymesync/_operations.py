@@ -73,9 +73,7 @@ def read(response: Response) -> Any:
     if is_error_object(data):
         raise error_from_body(status, data)
     if status >= 500:
-        raise ServerError(
-            f"HTTP {status} without a TimeSync error body", status=status, error=f"HTTP {status}"
-        )
+        raise ServerError(f"HTTP {status} without a TimeSync error body", status=status)
     raise UnexpectedResponse(f"HTTP {status} without a TimeSync error body", status=status)
 
 
