@@ -92,6 +92,7 @@ class Session:
         self._auth_type = auth_type
         self._token = token
         self._renew_at = self._renewal_time(token)
+        self._renewing = False
 
     def __repr__(self) -> str:
         return f"<Session user={self.username!r} token={'set' if self._token else 'none'}>"
@@ -152,10 +153,20 @@ class Session:
         return token
 
     def ready(self) -> Exchange[str]:
-        """A usable token, logging in first if there is none or it is about to expire."""
+        """A usable token, logging in first if there is none or it is about to expire.
+
+        While one caller renews an expiring token, concurrent callers keep using the old one (still valid for
+        the renewal margin) instead of each logging in too.
+        """
         token = self._token
-        if token is None or (self._expiring() and self.can_login):
+        if token is None:
             return (yield from self.login())
+        if self._expiring() and self.can_login and not self._renewing:
+            self._renewing = True
+            try:
+                return (yield from self.login())
+            finally:
+                self._renewing = False
         return token
 
     def call(self, build: Callable[[str], Request]) -> Exchange[Any]:

@@ -144,3 +144,21 @@ def test_renewal_uses_the_token_lifetime_not_the_server_clock() -> None:
     short = _logged_in(_token(hour_ago_ms, hour_ago_ms + 1000))
     time.sleep(1.0)
     assert short._expiring()
+
+
+def test_one_caller_renews_while_the_others_keep_the_old_token() -> None:
+    from pymesync._operations import Session
+    from pymesync._wire import Request
+
+    now_ms = time.time() * 1000
+    expiring = _token(now_ms - 1_795_000, now_ms + 5_000)  # 30-minute token, 5 s left: inside the margin
+    session = Session(username="admin", password="pw", auth_type="password", token=expiring)
+    first = session.ready()
+    assert isinstance(next(first), Request)  # this caller logs in...
+    second = session.ready()
+    with pytest.raises(StopIteration) as stop:
+        next(second)
+    assert stop.value.value == expiring  # ...and this one does not wait or log in too
+    first.close()
+    third = session.ready()
+    assert isinstance(next(third), Request)  # an abandoned renewal does not block the next one
