@@ -34,6 +34,7 @@ from pathlib import Path
 
 from pymesync import AsyncClient, Client, ProjectRole
 from pymesync.server import storage
+from pymesync.server.protocol import PROTOCOL
 from pymesync.server.testing import create_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def running_server(workers: int) -> Iterator[str]:
         env = {**os.environ, "TIMESYNC_DATABASE_URL": url, "TIMESYNC_SECRET_KEY": "bench-secret"}
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "pymesync.server.app:create_app_from_environment",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--http", PROTOCOL,
             "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
         process = subprocess.Popen(command, env=env)
