@@ -20,7 +20,7 @@ from typing import Any, Final, Generic, TypeGuard, TypeVar
 from pymesync import _wire
 from pymesync._query import filter_values, flag
 from pymesync._token import token_payload
-from pymesync._validation import hash_passwords, validate_object
+from pymesync._validation import FIELDS, hash_passwords, validate_object
 from pymesync._wire import NOT_JSON, Request, Response, is_error_object, parse_body
 from pymesync.errors import (
     AuthenticationError,
@@ -373,20 +373,10 @@ def _wire_value(value: object) -> object:
     return value
 
 
-_CREATE_FIELDS: Final = {
-    "time": ("duration", "project", "user", "date_worked", "notes", "issue_uri", "activities"),
-    "project": ("name", "slugs", "uri", "users", "default_activity"),
-    "activity": ("name", "slug"),
-    "user": (
-        "username",
-        "display_name",
-        "email",
-        "site_admin",
-        "site_spectator",
-        "site_manager",
-        "meta",
-        "active",
-    ),
+#: What ``create`` takes from a model: every field the API accepts but the password, which models never keep.
+_MODEL_FIELDS: Final = {
+    kind: tuple(name for name in (*required, *optional) if name != "password")
+    for kind, (required, optional) in FIELDS.items()
 }
 
 
@@ -396,7 +386,7 @@ def fields_of(kind: Kind[Any], item: object) -> dict[str, Any]:
         if not isinstance(item, kind.model):
             raise ValidationError(f"{kind.name} object: got a {type(item).__name__}")
         data = item.to_dict()
-        fields = {key: data[key] for key in _CREATE_FIELDS[kind.name] if data.get(key) is not None}
+        fields = {key: data[key] for key in _MODEL_FIELDS[kind.name] if data.get(key) is not None}
         if kind.name == "time" and isinstance(item, Time) and item.project:
             fields["project"] = item.project[0]
         return fields
