@@ -1,14 +1,18 @@
-"""What the sync and async faces share besides the operations: settings and the collection state."""
+"""What the sync and async faces share besides the operations: settings, client and collection state."""
 
 from __future__ import annotations
 
+import abc
 import datetime
 import math
 from collections.abc import Mapping
-from typing import Any, Generic
+from typing import Any, ClassVar, Generic, TypeVar
 
-from pymesync._operations import Kind, M, Session, check_filters
+from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Kind, M, Session, check_filters
 from pymesync._transport import Timeout
+from pymesync.models import Activity, Project, Time, User
+
+D = TypeVar("D")
 
 DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)
 DEFAULT_MAX_CONNECTIONS = 16
@@ -40,10 +44,6 @@ def new_session(username: str | None, password: str | None, auth_type: str, toke
     return Session(username=username, password=password, auth_type=auth_type, token=token)
 
 
-def describe(kind_name: str, baseurl: str, session: Session) -> str:
-    return f"<{kind_name} {baseurl!r} user={session.username!r}>"
-
-
 def parse_day(value: datetime.date | str, name: str) -> datetime.date:
     if isinstance(value, datetime.datetime):
         return value.date()
@@ -55,10 +55,13 @@ def parse_day(value: datetime.date | str, name: str) -> datetime.date:
         raise ValueError(f"{name} must be a date or a 'YYYY-MM-DD' string") from None
 
 
-class CollectionState(Generic[M]):
-    """A collection's kind, session and fixed filters; both faces' collection classes derive from it."""
+class CollectionState(Generic[D, M]):
+    """A collection's driver, session, kind and fixed filters: what both faces' collections share."""
 
-    def __init__(self, session: Session, kind: Kind[M], filters: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, driver: D, session: Session, kind: Kind[M], filters: Mapping[str, Any] | None = None
+    ) -> None:
+        self._driver = driver
         self._session = session
         self._kind = kind
         self._filters: dict[str, Any] = dict(filters or {})
@@ -70,3 +73,56 @@ class CollectionState(Generic[M]):
     def __repr__(self) -> str:
         shown = "".join(f" {key}={value!r}" for key, value in self._filters.items())
         return f"<{type(self).__name__} {self._kind.path}{shown}>"
+
+
+class ClientBase(abc.ABC, Generic[D]):
+    """The part of a client that does no I/O, written once for :class:`~pymesync.Client` and its async twin.
+
+    A face supplies its driver (``D``, opened by :meth:`_open`), its collection classes, and the sync or
+    async methods that run operations through the driver.
+    """
+
+    times: CollectionState[D, Time]
+    projects: CollectionState[D, Project]
+    activities: CollectionState[D, Activity]
+    users: CollectionState[D, User]
+    #: the face's collection classes
+    _collection_class: ClassVar[type[CollectionState[Any, Any]]]
+    _time_collection_class: ClassVar[type[CollectionState[Any, Time]]]
+
+    def __init__(
+        self,
+        baseurl: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        auth_type: str = "password",
+        token: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.baseurl = base_url(baseurl)
+        self.timeout = timeout_pair(timeout)
+        self._session = new_session(username, password, auth_type, token)
+        self._driver = self._open(max_connections)
+        self.times = self._time_collection_class(self._driver, self._session, TIMES)
+        self.projects = self._collection_class(self._driver, self._session, PROJECTS)
+        self.activities = self._collection_class(self._driver, self._session, ACTIVITIES)
+        self.users = self._collection_class(self._driver, self._session, USERS)
+
+    @abc.abstractmethod
+    def _open(self, max_connections: int) -> D:
+        """Open this face's transport and return the driver that runs operations over it."""
+
+    @property
+    def username(self) -> str | None:
+        """Who we are: the login name, or the subject of the token."""
+        return self._session.username
+
+    @property
+    def token(self) -> str | None:
+        """The current token (never shown in ``repr``)."""
+        return self._session.token
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.baseurl!r} user={self._session.username!r}>"

@@ -12,21 +12,12 @@ import collections
 import datetime
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pymesync import _operations as ops
 from pymesync._async_transport import AsyncTransport
-from pymesync._faces import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
-    CollectionState,
-    base_url,
-    describe,
-    new_session,
-    parse_day,
-    timeout_pair,
-)
-from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Blocking, BulkResult, Exchange, M
+from pymesync._faces import ClientBase, CollectionState, parse_day
+from pymesync._operations import Blocking, BulkResult, Exchange, M
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
 from pymesync.reports import Summary, summarize
@@ -65,18 +56,8 @@ class _AsyncDriver:
             return result
 
 
-class AsyncCollection(CollectionState[M], Generic[M]):
+class AsyncCollection(CollectionState[_AsyncDriver, M]):
     """The objects of one kind; see :class:`pymesync.client.Collection` (the same methods, awaited)."""
-
-    def __init__(
-        self,
-        driver: _AsyncDriver,
-        session: ops.Session,
-        kind: ops.Kind[M],
-        filters: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(session, kind, filters)
-        self._driver = driver
 
     def __call__(self, **filters: Any) -> AsyncCollection[M]:
         return type(self)(self._driver, self._session, self._kind, self._merged(filters))
@@ -171,7 +152,7 @@ class AsyncTimeCollection(AsyncCollection[Time]):
         return summarize(await self.list(**filters, **window), by)
 
 
-class AsyncClient:
+class AsyncClient(ClientBase[_AsyncDriver]):
     """An asyncio TimeSync client with the same arguments and behaviour as :class:`pymesync.Client`.
 
     Use ``async with AsyncClient(...) as client:`` or ``await client.aclose()``.
@@ -181,35 +162,12 @@ class AsyncClient:
     projects: AsyncCollection[Project]
     activities: AsyncCollection[Activity]
     users: AsyncCollection[User]
+    _collection_class = AsyncCollection
+    _time_collection_class = AsyncTimeCollection
 
-    def __init__(
-        self,
-        baseurl: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        auth_type: str = "password",
-        token: str | None = None,
-        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> None:
-        self.baseurl = base_url(baseurl)
-        self.timeout = timeout_pair(timeout)
-        self._session = new_session(username, password, auth_type, token)
+    def _open(self, max_connections: int) -> _AsyncDriver:
         self._transport = AsyncTransport(self.timeout, max_connections=max_connections)
-        self._driver = _AsyncDriver(self.baseurl, self._transport)
-        self.times = AsyncTimeCollection(self._driver, self._session, TIMES)
-        self.projects = AsyncCollection(self._driver, self._session, PROJECTS)
-        self.activities = AsyncCollection(self._driver, self._session, ACTIVITIES)
-        self.users = AsyncCollection(self._driver, self._session, USERS)
-
-    @property
-    def username(self) -> str | None:
-        return self._session.username
-
-    @property
-    def token(self) -> str | None:
-        return self._session.token
+        return _AsyncDriver(self.baseurl, self._transport)
 
     async def login(self) -> None:
         await self._driver.run(self._session.login())
@@ -224,6 +182,3 @@ class AsyncClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return describe(type(self).__name__, self.baseurl, self._session)

@@ -11,20 +11,11 @@ import concurrent.futures
 import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pymesync import _operations as ops
-from pymesync._faces import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
-    CollectionState,
-    base_url,
-    describe,
-    new_session,
-    parse_day,
-    timeout_pair,
-)
-from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Blocking, BulkResult, Exchange, M
+from pymesync._faces import ClientBase, CollectionState, parse_day
+from pymesync._operations import Blocking, BulkResult, Exchange, M
 from pymesync._transport import SyncTransport
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
@@ -64,22 +55,12 @@ class _Driver:
             return result
 
 
-class Collection(CollectionState[M], Generic[M]):
+class Collection(CollectionState[_Driver, M]):
     """The objects of one kind, used like a dict keyed by uuid, slug or username.
 
     ``coll[key]`` and ``key in coll`` fetch one object; iterating reads the list page by page; calling the
     collection with keyword filters gives a filtered view (``client.times(user="bob", start=day)``).
     """
-
-    def __init__(
-        self,
-        driver: _Driver,
-        session: ops.Session,
-        kind: ops.Kind[M],
-        filters: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(session, kind, filters)
-        self._driver = driver
 
     def __call__(self, **filters: Any) -> Collection[M]:
         return type(self)(self._driver, self._session, self._kind, self._merged(filters))
@@ -167,7 +148,7 @@ class TimeCollection(Collection[Time]):
         return summarize(self.list(**filters, **window), by)
 
 
-class Client:
+class Client(ClientBase[_Driver]):
     """A blocking TimeSync client.
 
     ``baseurl`` includes the API version (``https://timesync.example.com/v1``). With ``username`` and
@@ -180,37 +161,12 @@ class Client:
     projects: Collection[Project]
     activities: Collection[Activity]
     users: Collection[User]
+    _collection_class = Collection
+    _time_collection_class = TimeCollection
 
-    def __init__(
-        self,
-        baseurl: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        auth_type: str = "password",
-        token: str | None = None,
-        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> None:
-        self.baseurl = base_url(baseurl)
-        self.timeout = timeout_pair(timeout)
-        self._session = new_session(username, password, auth_type, token)
+    def _open(self, max_connections: int) -> _Driver:
         self._transport = SyncTransport(self.timeout, maxsize=max_connections)
-        self._driver = _Driver(self.baseurl, self._transport)
-        self.times = TimeCollection(self._driver, self._session, TIMES)
-        self.projects = Collection(self._driver, self._session, PROJECTS)
-        self.activities = Collection(self._driver, self._session, ACTIVITIES)
-        self.users = Collection(self._driver, self._session, USERS)
-
-    @property
-    def username(self) -> str | None:
-        """Who we are: the login name, or the subject of the token."""
-        return self._session.username
-
-    @property
-    def token(self) -> str | None:
-        """The current token (never shown in ``repr``)."""
-        return self._session.token
+        return _Driver(self.baseurl, self._transport)
 
     def login(self) -> None:
         """Log in now instead of on first use (to check the credentials early)."""
@@ -226,6 +182,3 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return describe(type(self).__name__, self.baseurl, self._session)
