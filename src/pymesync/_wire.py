@@ -26,8 +26,12 @@ QueryPairs = tuple[tuple[str, str], ...]
 
 
 def enc(value: object) -> str:
-    """Percent-encode ``str(value)``, keeping only RFC 3986 unreserved characters (space is %20)."""
-    return quote(str(value), safe="")
+    """Percent-encode ``str(value)`` as UTF-8, keeping only RFC 3986 unreserved characters (space is %20).
+
+    A lone surrogate (possible in a Python str, impossible in UTF-8) is encoded as its raw bytes rather
+    than raising: the server then answers with its own error for an id it cannot read.
+    """
+    return quote(str(value), safe="", errors="surrogatepass")
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
