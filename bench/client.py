@@ -7,8 +7,8 @@ and ratios to upstream and to the raw floor.
 
     .venv/bin/python bench/client.py [--n 5000] [--rounds 3] [--concurrency 16]
 
-Upstream runs in its own venv (``.venvs/upstream``, created when missing) through a small script, timed
-inside that process so interpreter start-up is not counted.
+Upstream runs in its own venv (``.venvs/upstream``, created when missing: see ``bench/_upstream.py``)
+through a small script, timed inside that process so interpreter start-up is not counted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import http.client
 import json
 import multiprocessing
@@ -29,26 +28,16 @@ import tempfile
 import textwrap
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import _upstream
 from pymesync import AsyncClient, Client, ProjectRole
 from pymesync.server import storage
 from pymesync.server.protocol import PROTOCOL
 from pymesync.server.testing import create_user
 
-ROOT = Path(__file__).resolve().parent.parent
-UPSTREAM = ROOT / ".venvs" / "upstream"
-UPSTREAM_PACKAGES = [
-    "pymesync==0.2.0",
-    "requests",
-    "six",
-    "bcrypt",
-    "urllib3",
-    "idna",
-    "charset_normalizer",
-    "certifi",
-]
 ADMIN = ("admin", "adminpass")
 DAY = "2016-02-01"
 
@@ -152,20 +141,6 @@ def latency_proxy(base: str, one_way_ms: float) -> Iterator[str]:
         listener.close()
 
 
-def ensure_upstream() -> Path:
-    """The upstream venv's python, creating the venv once (a lock keeps concurrent creators apart)."""
-    python = UPSTREAM / "bin" / "python"
-    UPSTREAM.parent.mkdir(exist_ok=True)
-    with open(UPSTREAM.parent / ".upstream.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        probe = [str(python), "-c", "import pymesync, requests"]
-        if not python.exists() or subprocess.run(probe, capture_output=True).returncode != 0:
-            subprocess.run([sys.executable, "-m", "venv", str(UPSTREAM)], check=True)
-            pip = [str(python), "-m", "pip", "install", "-q", "--no-deps", *UPSTREAM_PACKAGES]
-            subprocess.run(pip, check=True)
-    return python
-
-
 UPSTREAM_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
@@ -225,9 +200,24 @@ def bench_raw(base: str, slug: str, n: int) -> Timing:
     return created - started, finished - created
 
 
-def bench_client(base: str, slug: str, n: int) -> Timing:
-    with Client(base, username=ADMIN[0], password=ADMIN[1]) as client:
+@contextlib.contextmanager
+def admin_client(base: str, **options: Any) -> Iterator[Client]:
+    """A ``Client`` logged in as the admin before any timing starts."""
+    with Client(base, username=ADMIN[0], password=ADMIN[1], **options) as client:
         client.login()
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def admin_async_client(base: str, **options: Any) -> AsyncIterator[AsyncClient]:
+    """An ``AsyncClient`` logged in as the admin before any timing starts."""
+    async with AsyncClient(base, username=ADMIN[0], password=ADMIN[1], **options) as client:
+        await client.login()
+        yield client
+
+
+def bench_client(base: str, slug: str, n: int) -> Timing:
+    with admin_client(base) as client:
         started = time.perf_counter()
         made = [client.times.create(duration=60 + i, project=slug, date_worked=DAY) for i in range(n)]
         created = time.perf_counter()
@@ -238,10 +228,7 @@ def bench_client(base: str, slug: str, n: int) -> Timing:
 
 def bench_async(base: str, slug: str, n: int, concurrency: int) -> Timing:
     async def run() -> Timing:
-        async with AsyncClient(
-            base, username=ADMIN[0], password=ADMIN[1], max_connections=concurrency
-        ) as client:
-            await client.login()
+        async with admin_async_client(base, max_connections=concurrency) as client:
             slots = asyncio.Semaphore(concurrency)
 
             async def create(i: int) -> str:
@@ -269,10 +256,7 @@ def _items(slug: str, n: int) -> list[dict[str, object]]:
 
 def bench_async_create_many(base: str, slug: str, n: int, concurrency: int) -> Timing:
     async def run() -> Timing:
-        async with AsyncClient(
-            base, username=ADMIN[0], password=ADMIN[1], max_connections=concurrency
-        ) as client:
-            await client.login()
+        async with admin_async_client(base, max_connections=concurrency) as client:
             items = _items(slug, n)
             started = time.perf_counter()
             results = [result async for result in client.times.create_many(items, concurrency=concurrency)]
@@ -283,8 +267,7 @@ def bench_async_create_many(base: str, slug: str, n: int, concurrency: int) -> T
 
 
 def bench_sync_create_many(base: str, slug: str, n: int, concurrency: int) -> Timing:
-    with Client(base, username=ADMIN[0], password=ADMIN[1], max_connections=concurrency) as client:
-        client.login()
+    with admin_client(base, max_connections=concurrency) as client:
         items = _items(slug, n)
         started = time.perf_counter()
         results = list(client.times.create_many(items, concurrency=concurrency))
@@ -293,7 +276,7 @@ def bench_sync_create_many(base: str, slug: str, n: int, concurrency: int) -> Ti
 
 
 def setup(base: str) -> str:
-    with Client(base, username=ADMIN[0], password=ADMIN[1]) as client:
+    with admin_client(base) as client:
         client.activities.create(name="Development", slug="dev")
         client.projects.create(
             name="Bench", slugs=["bench"], default_activity="dev", users={"admin": ProjectRole(member=True)}
@@ -317,7 +300,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     n, c = args.n, args.concurrency
-    python = ensure_upstream()
+    python = _upstream.ensure_python()
     with running_server(args.workers) as server_url, latency_proxy(server_url, args.latency_ms) as base:
         slug = setup(base)
         modes: dict[str, Callable[[], Timing]] = {

@@ -10,8 +10,7 @@ object. Rounds alternate the clients so that server warm-up and database growth 
 
 Also compares ``python -X importtime -c "import pymesync"`` for ours and upstream.
 
-Setup, once: ``python -m venv .venvs/upstream && .venvs/upstream/bin/pip install --no-deps
-pymesync==0.2.0 requests six bcrypt urllib3 idna charset_normalizer certifi``.
+Upstream's venv (``.venvs/upstream``) is created when missing: see ``bench/_upstream.py``.
 Run: ``.venv/bin/python bench/legacy_client.py [--calls 200] [--rounds 5]``.
 """
 
@@ -29,10 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import _upstream
 import pymesync
 
-ROOT = Path(__file__).resolve().parent.parent
-UPSTREAM_PYTHON = ROOT / ".venvs" / "upstream" / "bin" / "python"
 GET_PROJECT = "bench-get"
 PUT_PROJECT = "bench-put"
 ACTIVITY = "bench-act"
@@ -171,8 +169,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per client, operation and round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    if not UPSTREAM_PYTHON.exists():
-        sys.exit(f"upstream venv missing: {UPSTREAM_PYTHON} (see this file's docstring)")
+    upstream_python = _upstream.ensure_python()
 
     server, base_url = start_server()
     upstream = None
@@ -183,7 +180,7 @@ def main() -> None:
         floor = Floor(base_url, token)
         upstream = subprocess.Popen(
             [
-                str(UPSTREAM_PYTHON),
+                str(upstream_python),
                 "-c",
                 UPSTREAM_WORKER,
                 base_url,
@@ -242,7 +239,7 @@ def main() -> None:
         print(f"  upstream / ours  = {medians['upstream'] / medians['ours']:.2f}x  (target >= 1.5x)")
 
     ours_import = import_time_us(sys.executable)
-    upstream_import = import_time_us(UPSTREAM_PYTHON)
+    upstream_import = import_time_us(upstream_python)
     print("\nimport pymesync (cumulative, median of 7)")
     print(f"  ours      {ours_import:9.0f} µs")
     print(f"  upstream  {upstream_import:9.0f} µs")
