@@ -167,14 +167,15 @@ def empty_response() -> Response:
     return Response(b"", 200)
 
 
-def encode_pages(pages: Iterator[list[Any]]) -> Iterator[bytes]:
-    """Stream a JSON array one chunk per page of items (one thread hop and one write per page)."""
+def encode_pages(pages: Iterator[str]) -> Iterator[bytes]:
+    """Stream a JSON array one chunk per page (one thread hop and one write per page); each page
+    is its items' JSON, comma-separated, without brackets."""
     yield b"["
     first = True
     for page in pages:
         if not page:
             continue
-        chunk = _dumps(page)[1:-1]
+        chunk = page.encode("utf-8")
         yield chunk if first else b"," + chunk
         first = False
     yield b"]"
@@ -237,16 +238,17 @@ _CALLER_COLUMNS = (
 )
 
 
+_CALLER_QUERY = sa.select(*_CALLER_COLUMNS).where(
+    schema.users.c.username == sa.bindparam("subject"), schema.users.c.deleted_at.is_(None)
+)
+
+
 def _caller_for_token(context: Context, connection: Connection, token: str) -> auth.Caller:
     config = context.config
     subject = auth.token_subject(token, config.secret, config.instance_name, lifetime=config.token_lifetime)
     if subject is None:
         raise errors.bad_token()
-    row = connection.execute(
-        sa.select(*_CALLER_COLUMNS).where(
-            schema.users.c.username == subject, schema.users.c.deleted_at.is_(None)
-        )
-    ).first()
+    row = connection.execute(_CALLER_QUERY, {"subject": subject}).first()
     if row is None:
         raise errors.bad_token()
     return auth.Caller(

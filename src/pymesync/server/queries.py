@@ -36,25 +36,52 @@ def _batches(values: Collection[Any]) -> Iterable[list[Any]]:
         yield items[start : start + BATCH]
 
 
+# Statements built once (with bound parameters): building and cache-keying a Core statement
+# per request costs more than running these indexed queries.
+_USER_IDS = sa.select(users.c.username, users.c.id).where(
+    users.c.username.in_(sa.bindparam("names", expanding=True))
+)
+_PROJECT_FOR_SLUG = (
+    sa.select(projects.c.uuid)
+    .join(projectslugs, projectslugs.c.project == projects.c.id)
+    .where(projectslugs.c.name == sa.bindparam("slug"))
+)
+_PROJECTS_FOR_SLUGS = (
+    sa.select(projects.c.uuid)
+    .join(projectslugs, projectslugs.c.project == projects.c.id)
+    .where(projectslugs.c.name.in_(sa.bindparam("slugs", expanding=True)))
+)
+_PROJECT_SLUGS = (
+    sa.select(projects.c.uuid, projectslugs.c.name)
+    .join(projects, projects.c.id == projectslugs.c.project)
+    .where(projects.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+)
+_CURRENT_ACTIVITIES = sa.select(activities).where(
+    activities.c.slug.in_(sa.bindparam("slugs", expanding=True)),
+    activities.c.newest.is_(True),
+    activities.c.deleted_at.is_(None),
+)
+_PROJECT_ROLE = (
+    sa.select(userroles.c.member, userroles.c.spectator, userroles.c.manager)
+    .join(projects, projects.c.id == userroles.c.project)
+    .where(userroles.c.user == sa.bindparam("user_id"), projects.c.uuid == sa.bindparam("project_uuid"))
+)
+_NEWEST_ROWS: dict[str, sa.Select[Any]] = {}
+
+
 def user_ids(connection: Connection, names: Iterable[str]) -> dict[str, int]:
     """Ids of the users with these exact usernames (deleted users included)."""
     wanted = sorted(set(storable(names)))
     found: dict[str, int] = {}
     for batch in _batches(wanted):
-        query = sa.select(users.c.username, users.c.id).where(users.c.username.in_(batch))
-        found.update({row.username: row.id for row in connection.execute(query)})
+        found.update({row.username: row.id for row in connection.execute(_USER_IDS, {"names": batch})})
     return found
 
 
 def project_uuid_for_slug(connection: Connection, slug: str) -> str | None:
     if not validation.is_storable(slug):
         return None
-    query = (
-        sa.select(projects.c.uuid)
-        .join(projectslugs, projectslugs.c.project == projects.c.id)
-        .where(projectslugs.c.name == slug)
-    )
-    value = connection.execute(query).scalar()
+    value = connection.execute(_PROJECT_FOR_SLUG, {"slug": slug}).scalar()
     return None if value is None else str(value)
 
 
@@ -62,31 +89,29 @@ def project_uuids_for_slugs(connection: Connection, slugs: Iterable[str]) -> set
     wanted = sorted(set(storable(slugs)))
     found: set[str] = set()
     for batch in _batches(wanted):
-        query = (
-            sa.select(projects.c.uuid)
-            .join(projectslugs, projectslugs.c.project == projects.c.id)
-            .where(projectslugs.c.name.in_(batch))
-        )
-        found.update(str(value) for value in connection.execute(query).scalars())
+        rows = connection.execute(_PROJECTS_FOR_SLUGS, {"slugs": batch})
+        found.update(str(value) for value in rows.scalars())
     return found
 
 
 def newest_row(connection: Connection, table: sa.Table, uuid: str) -> Row[Any] | None:
-    query = sa.select(table).where(table.c.uuid == uuid, table.c.newest.is_(True))
-    return connection.execute(query.order_by(table.c.id.desc())).first()
+    query = _NEWEST_ROWS.get(table.name)
+    if query is None:
+        query = (
+            sa.select(table)
+            .where(table.c.uuid == sa.bindparam("uuid"), table.c.newest.is_(True))
+            .order_by(table.c.id.desc())
+        )
+        _NEWEST_ROWS[table.name] = query
+    return connection.execute(query, {"uuid": uuid}).first()
 
 
 def project_slugs(connection: Connection, project_uuids: Collection[str]) -> dict[str, list[str]]:
     """The current slugs of each project, sorted."""
     found: dict[str, list[str]] = {}
     for batch in _batches(project_uuids):
-        query = (
-            sa.select(projects.c.uuid, projectslugs.c.name)
-            .join(projects, projects.c.id == projectslugs.c.project)
-            .where(projects.c.uuid.in_(batch))
-        )
-        for row in connection.execute(query):
-            found.setdefault(str(row.uuid), []).append(row.name)
+        for uuid, name in connection.execute(_PROJECT_SLUGS, {"uuids": batch}).tuples():
+            found.setdefault(str(uuid), []).append(name)
     for slugs in found.values():
         slugs.sort()
     return found
@@ -110,23 +135,13 @@ def current_activities(connection: Connection, slugs: Iterable[str]) -> dict[str
     wanted = sorted(set(storable(slugs)))
     found: dict[str, Row[Any]] = {}
     for batch in _batches(wanted):
-        query = sa.select(activities).where(
-            activities.c.slug.in_(batch),
-            activities.c.newest.is_(True),
-            activities.c.deleted_at.is_(None),
-        )
-        found.update({row.slug: row for row in connection.execute(query)})
+        found.update({row.slug: row for row in connection.execute(_CURRENT_ACTIVITIES, {"slugs": batch})})
     return found
 
 
 def project_role(connection: Connection, user_id: int, project_uuid: str) -> Mapping[str, bool] | None:
     """The caller's flags on a project (any of its revision rows), or None without a role row."""
-    query = (
-        sa.select(userroles.c.member, userroles.c.spectator, userroles.c.manager)
-        .join(projects, projects.c.id == userroles.c.project)
-        .where(userroles.c.user == user_id, projects.c.uuid == project_uuid)
-    )
-    rows = connection.execute(query).all()
+    rows = connection.execute(_PROJECT_ROLE, {"user_id": user_id, "project_uuid": project_uuid}).all()
     if not rows:
         return None
     return {
