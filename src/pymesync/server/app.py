@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,9 +45,25 @@ COMMON_HEADERS = (
 PREFLIGHT_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
+def route_path(raw_path: bytes) -> str:
+    """The path the router matches: each segment of the raw path percent-decoded on its own.
+
+    Express matches routes on the raw path, so ``/projects/a%2Fb`` reaches ``/projects/:slug``
+    with the slug ``a/b``. Starlette matches on the decoded path, where that is two segments.
+    Here a decoded segment keeps ``/`` and ``%`` escaped (``%2F``, ``%25``), so the router
+    splits on the real slashes only and :func:`context.endpoint` unescapes path parameters.
+    """
+    segments = []
+    for segment in raw_path.split(b"/"):
+        text = (unquote_to_bytes(segment) if b"%" in segment else segment).decode("utf-8", "replace")
+        segments.append(text.replace("%", "%25").replace("/", "%2F"))
+    return "/".join(segments)
+
+
 class ApiHeaders:
-    """ASGI wrapper: answers CORS preflights, adds the common headers, and routes
-    ``/path/`` like ``/path`` (no redirect), keeping the path as sent for the 404 text."""
+    """ASGI wrapper: answers CORS preflights, adds the common headers, routes on the raw path
+    (:func:`route_path`), and routes ``/path/`` like ``/path`` (no redirect), keeping the path
+    as sent for the 404 text."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -58,10 +75,13 @@ class ApiHeaders:
         if scope["method"] == "OPTIONS":
             await self._preflight(scope, send)
             return
-        path: str = scope["path"]
+        sent: str = scope["path"]
+        raw: bytes | None = scope.get("raw_path")
+        path = route_path(raw) if raw is not None and raw.startswith(b"/") else sent
         if len(path) > 1 and path.endswith("/"):
-            scope = dict(scope, path=path[:-1])
-        scope["pymesync.sent_path"] = path
+            path = path[:-1]
+        scope = dict(scope, path=path)
+        scope["pymesync.sent_path"] = sent
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -192,7 +192,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
             body = await read_body(request) if request.method == "POST" else None
             context = Context(
                 config=config,
-                path_params=dict(request.path_params),
+                # the router saw segments with "/" and "%" still escaped (app.route_path)
+                path_params={name: unquote(value) for name, value in request.path_params.items()},
                 query=parse_query(request.scope.get("query_string", b"")),
                 body=body,
             )
