@@ -29,6 +29,7 @@ from pymesync.errors import (
     RequestTimeout,
     ServerError,
     TimeSyncError,
+    TransportError,
     UnexpectedResponse,
     ValidationError,
     error_from_body,
@@ -48,6 +49,29 @@ class Blocking:
 
 Step = Request | Blocking
 Exchange = Generator[Step, Any, T]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """The end of an exchange, holding its result."""
+
+    value: T
+
+
+def resume(exchange: Exchange[T], outcome: Any) -> Step | Done[T]:
+    """Hand ``outcome`` to the exchange and return what it needs next, or :class:`Done`.
+
+    Both drivers step exchanges through here: ``None`` starts one, a :class:`~pymesync.errors.TransportError`
+    is thrown in at the ``yield`` that sent the request, anything else (a response, a computation's result)
+    is sent in.
+    """
+    try:
+        if isinstance(outcome, TransportError):
+            return exchange.throw(outcome)
+        return exchange.send(outcome)
+    except StopIteration as stop:
+        return Done(stop.value)
+
 
 #: Items per page when listing; a server that ignores ``limit`` simply returns everything at once.
 PAGE_SIZE: Final = 500

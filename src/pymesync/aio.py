@@ -18,6 +18,7 @@ from pymesync import _operations as ops
 from pymesync._async_transport import AsyncTransport
 from pymesync._faces import ClientBase, CollectionState, parse_day
 from pymesync._operations import Blocking, BulkResult, Exchange, M
+from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
 from pymesync.reports import Summary, summarize
@@ -35,25 +36,23 @@ class _AsyncDriver:
         self._transport = transport
 
     async def run(self, exchange: Exchange[T]) -> T:
+        step = ops.resume(exchange, None)
+        while not isinstance(step, ops.Done):
+            if isinstance(step, Blocking):
+                outcome = await asyncio.to_thread(step.run)
+            else:
+                outcome = await self._send(step)
+            step = ops.resume(exchange, outcome)
+        return step.value
+
+    async def _send(self, request: Request) -> Response | TransportError:
+        """The response, or the transport failure for :func:`~pymesync._operations.resume` to throw in."""
         try:
-            step = next(exchange)
-            while True:
-                if isinstance(step, Blocking):
-                    step = exchange.send(await asyncio.to_thread(step.run))
-                    continue
-                try:
-                    response = await self._transport.send(
-                        step.method, step.url(self._baseurl), step.body, step.headers
-                    )
-                except TransportError as exc:
-                    failure = exc
-                else:
-                    step = exchange.send(response)
-                    continue
-                step = exchange.throw(failure)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+            return await self._transport.send(
+                request.method, request.url(self._baseurl), request.body, request.headers
+            )
+        except TransportError as exc:
+            return exc
 
 
 class AsyncCollection(CollectionState[_AsyncDriver, M]):

@@ -17,6 +17,7 @@ from pymesync import _operations as ops
 from pymesync._faces import ClientBase, CollectionState, parse_day
 from pymesync._operations import Blocking, BulkResult, Exchange, M
 from pymesync._transport import SyncTransport
+from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
 from pymesync.reports import Summary, summarize
@@ -34,25 +35,20 @@ class _Driver:
         self._transport = transport
 
     def run(self, exchange: Exchange[T]) -> T:
+        step = ops.resume(exchange, None)
+        while not isinstance(step, ops.Done):
+            outcome = step.run() if isinstance(step, Blocking) else self._send(step)
+            step = ops.resume(exchange, outcome)
+        return step.value
+
+    def _send(self, request: Request) -> Response | TransportError:
+        """The response, or the transport failure for :func:`~pymesync._operations.resume` to throw in."""
         try:
-            step = next(exchange)
-            while True:
-                if isinstance(step, Blocking):
-                    step = exchange.send(step.run())
-                    continue
-                try:
-                    response = self._transport.send(
-                        step.method, step.url(self._baseurl), step.body, step.headers
-                    )
-                except TransportError as exc:
-                    failure = exc
-                else:
-                    step = exchange.send(response)
-                    continue
-                step = exchange.throw(failure)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+            return self._transport.send(
+                request.method, request.url(self._baseurl), request.body, request.headers
+            )
+        except TransportError as exc:
+            return exc
 
 
 class Collection(CollectionState[_Driver, M]):
