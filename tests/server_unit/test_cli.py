@@ -53,3 +53,24 @@ def test_init_is_idempotent_and_users_can_be_managed(
 def test_init_refuses_bad_usernames(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["init", "--database", f"sqlite:///{tmp_path}/x.db", "--admin", "a.b"])
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        ("nonsense", "error: not a database URL"),
+        ("sqlite:///no/such/dir/ts.db", "error: cannot open the database sqlite:///no/such/dir/ts.db"),
+        (
+            "postgresql://u:hunter2@127.0.0.1:1/x",
+            "error: cannot open the database postgresql+psycopg://u:***@",
+        ),
+    ],
+)
+def test_unusable_databases_are_one_line_errors(
+    monkeypatch: pytest.MonkeyPatch, database: str, message: str
+) -> None:
+    monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", "pw")
+    with pytest.raises(SystemExit) as stopped:
+        main(["init", "--database", database])
+    assert str(stopped.value.code).startswith(message)
+    assert "hunter2" not in str(stopped.value.code)

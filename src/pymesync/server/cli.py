@@ -56,8 +56,19 @@ def _read_password(env_name: str, prompt: str) -> str:
 
 
 def _engine(url: str | None) -> sa.Engine:
-    engine = storage.create_engine(url or default_database_url())
-    storage.create_schema(engine)
+    """The database, with its schema; a bad URL or an unreachable database is a one-line error."""
+    try:
+        engine = storage.create_engine(url or default_database_url())
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError):
+        raise SystemExit(
+            "error: not a database URL (use sqlite:///path/to/file.db or postgresql://user@host/db)"
+        ) from None
+    try:
+        storage.create_schema(engine)
+    except sa.exc.DBAPIError as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise SystemExit(f"error: cannot open the database {shown}: {reason}") from None
     return engine
 
 
