@@ -236,6 +236,51 @@ def worker_rss_kib(parent: int) -> int:
     return total
 
 
+class RssPeak:
+    """Samples the workers' total RSS every 20 ms in a thread while the block runs."""
+
+    def __init__(self, parent: int) -> None:
+        self.parent = parent
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                self.peak = max(self.peak, worker_rss_kib(self.parent))
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, worker_rss_kib(self.parent))
+
+
+def slow_read(port: int, path: str, pause: float = 0.005, size: int = 65536) -> int:
+    """GET ``path`` on a raw socket, reading ``size`` bytes every ``pause`` seconds; returns bytes read.
+
+    A client slower than the server: without backpressure the server would buffer the response."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)  # before connecting, so it holds
+        sock.settimeout(300)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        total = 0
+        while chunk := sock.recv(size):
+            total += len(chunk)
+            time.sleep(pause)
+    return total
+
+
+#: (backend, stored) -> (MiB growth with 4 fast clients, MiB growth with one slow reader, MiB read)
+MEMORY: dict[tuple[str, int], tuple[float, float, float]] = {}
+
+
 def bench_one(backend: str, url: str, stored: int, args: argparse.Namespace) -> list[Result]:
     load(url, stored)
     results = []
@@ -275,14 +320,25 @@ def bench_one(backend: str, url: str, stored: int, args: argparse.Namespace) -> 
             ("GET /times/:uuid", args.requests, get_one),
             ("POST /times", args.requests, create),
         ]
-        rss_before = worker_rss_kib(pid)
+        # warm both workers up (thread pool, statement caches, a streamed two-page list) so the
+        # RSS numbers below show what the size of the result costs
+        drive(port, 4 * args.clients, args.clients,
+              lambda _: ("GET", f"/v1/times?token={token}&limit=2000", None))  # fmt: skip
         for name, count, make in scenarios:
-            seconds, latencies = drive(port, count, args.clients, make)
-            results.append(Result(backend, stored, name, count, seconds, latencies))
             if name == "GET /times (all)":
-                rss_after = worker_rss_kib(pid)
-                print(f"  {backend} {stored}: worker RSS {rss_before / 1024:.1f} MiB before, "
-                      f"{rss_after / 1024:.1f} MiB after GET /times (all)", flush=True)  # fmt: skip
+                rss_before = worker_rss_kib(pid)
+                with RssPeak(pid) as fast:
+                    seconds, latencies = drive(port, count, args.clients, make)
+                with RssPeak(pid) as slow:
+                    read = slow_read(port, f"/v1/times?token={token}")
+                grown = ((fast.peak - rss_before) / 1024, (slow.peak - rss_before) / 1024, read / 2**20)
+                MEMORY[backend, stored] = grown
+                print(f"  {backend} {stored}: worker RSS {rss_before / 1024:.1f} MiB before GET /times "
+                      f"(all), peak +{grown[0]:.1f} MiB with {args.clients} clients, +{grown[1]:.1f} MiB "
+                      f"with one slow reader ({grown[2]:.1f} MiB response)", flush=True)  # fmt: skip
+            else:
+                seconds, latencies = drive(port, count, args.clients, make)
+            results.append(Result(backend, stored, name, count, seconds, latencies))
     return results
 
 
@@ -324,6 +380,11 @@ def main() -> int:
             if len(series) > 1:
                 low, high = (statistics.median(r.latencies) for r in (series[0], series[-1]))
                 print(f"  {backend:<10} {scenario:<28} x{high / low:.2f}")
+    print()
+    print("worker RSS growth (peak minus before) during GET /times (all), by stored times:")
+    for (backend, stored), (fast, slow, read) in MEMORY.items():
+        print(f"  {backend:<10} {stored:>8}: +{fast:5.1f} MiB ({args.clients} clients), "
+              f"+{slow:5.1f} MiB (one slow reader), response {read:.1f} MiB")  # fmt: skip
     return 0
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -184,8 +186,22 @@ def create_app(
     return app
 
 
+def _return_big_buffers_to_the_os() -> None:
+    """glibc only: serve allocations of 64 KiB and more (list pages, their JSON) with mmap.
+
+    glibc raises its mmap threshold after the first such buffer is freed and then keeps freed
+    pages in per-thread heaps, so a worker's RSS grew with the size of the lists it streamed."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        m_mmap_threshold, m_arena_max = -3, -8
+        libc.mallopt(m_mmap_threshold, 64 * 1024)
+        libc.mallopt(m_arena_max, 2)
+
+
 def create_app_from_environment() -> Starlette:
     """App factory for ``uvicorn --factory`` and worker processes: settings from ``TIMESYNC_*``."""
+    if sys.platform == "linux":
+        _return_big_buffers_to_the_os()
     env = os.environ
     modules = json.loads(env.get("TIMESYNC_AUTH_MODULES", '["password"]'))
     return create_app(
