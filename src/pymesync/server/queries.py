@@ -110,7 +110,7 @@ def project_slugs(connection: Connection, project_uuids: Collection[str]) -> dic
     """The current slugs of each project, sorted."""
     found: dict[str, list[str]] = {}
     for batch in _batches(project_uuids):
-        for uuid, name in connection.execute(_PROJECT_SLUGS, {"uuids": batch}).tuples():
+        for uuid, name in connection.execute(_PROJECT_SLUGS, {"uuids": batch}):
             found.setdefault(str(uuid), []).append(name)
     for slugs in found.values():
         slugs.sort()

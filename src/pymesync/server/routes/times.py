@@ -95,13 +95,13 @@ def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int
         # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
         wanted = set(time_ids)
         rows = connection.execute(_ACTIVITY_SLUGS_IN_RANGE, {"low": min(time_ids), "high": max(time_ids)})
-        for time_id, slug in rows.tuples():
+        for time_id, slug in rows:
             if time_id in wanted:
                 found.setdefault(time_id, []).append(slug)
     else:
         for start in range(0, len(time_ids), queries.BATCH):
             batch = list(time_ids[start : start + queries.BATCH])
-            for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}).tuples():
+            for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
                 found.setdefault(time_id, []).append(slug)
     for slugs in found.values():
         slugs.sort()
