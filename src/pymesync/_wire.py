@@ -13,7 +13,7 @@ import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -51,12 +51,15 @@ def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP request, relative to the API base URL (which includes the version, e.g. ``/v1``)."""
+    """One HTTP request, relative to the API base URL (which includes the version, e.g. ``/v1``).
+
+    The query and body are left out of the repr: they carry the token or the login password.
+    """
 
     method: str
     path: str
-    query: QueryPairs = ()
-    body: bytes | None = None
+    query: QueryPairs = field(default=(), repr=False)
+    body: bytes | None = field(default=None, repr=False)
 
     def url(self, base: str) -> str:
         """The absolute URL of this request under ``base``."""
@@ -71,11 +74,14 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What a transport hands back: the status, the ``Content-Type`` header and the whole body."""
+    """What a transport hands back: the status, the ``Content-Type`` header and the whole body.
+
+    The body is left out of the repr: a login response carries the new token.
+    """
 
     status: int
     content_type: str | None
-    body: bytes
+    body: bytes = field(repr=False)
 
 
 def path_for(collection: str, ident: object = None) -> str:

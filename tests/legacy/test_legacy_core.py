@@ -334,3 +334,13 @@ def test_enc_keeps_only_unreserved_characters(text: str) -> None:
     encoded = wire.enc(text)
     assert set(encoded) <= set(string.ascii_letters + string.digits + "-._~%")
     assert "+" not in encoded
+
+
+def test_request_and_response_reprs_hide_token_and_password() -> None:
+    shown = [
+        repr(wire.get("times", "SECRET-TOKEN")),
+        repr(wire.post("times", "SECRET-TOKEN", {"notes": "x"})),
+        repr(wire.login("alice", "PASSWORD", "password")),
+        repr(wire.Response(200, "application/json", b'{"token":"SECRET-TOKEN"}')),
+    ]
+    assert not any("SECRET-TOKEN" in text or "PASSWORD" in text for text in shown)
