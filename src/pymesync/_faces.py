@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import abc
 import datetime
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Kind, M, Session, check_filters
 from pymesync._transport import Timeout
+from pymesync._wire import finite_number
 from pymesync.models import Activity, Project, Time, User
 
 D = TypeVar("D")
@@ -21,10 +21,7 @@ DEFAULT_MAX_CONNECTIONS = 16
 def timeout_pair(timeout: float | tuple[float, float]) -> Timeout:
     """``(connect, read)`` seconds from one number or a pair; each must be a finite number > 0."""
     pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    if len(pair) != 2 or not all(
-        isinstance(part, (int, float)) and not isinstance(part, bool) and math.isfinite(part) and part > 0
-        for part in pair
-    ):
+    if len(pair) != 2 or not all(finite_number(part) and part > 0 for part in pair):
         raise ValueError("timeout must be a number > 0 or a (connect, read) pair of them")
     return float(pair[0]), float(pair[1])
 

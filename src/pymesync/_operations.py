@@ -15,13 +15,13 @@ import datetime
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import Any, Final, Generic, TypeGuard, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pymesync import _wire
 from pymesync._query import filter_values, flag
 from pymesync._token import token_payload
 from pymesync._validation import FIELDS, hash_passwords, validate_object
-from pymesync._wire import NOT_JSON, Request, Response, is_error_object, parse_body
+from pymesync._wire import NOT_JSON, Request, Response, finite_number, is_error_object, parse_body
 from pymesync.errors import (
     AuthenticationError,
     ConnectionFailed,
@@ -152,9 +152,9 @@ class Session:
         except ValueError:
             return None
         exp, iat = payload.get("exp"), payload.get("iat")
-        if not _is_number(exp):
+        if not finite_number(exp):
             return None
-        lifetime = (exp - iat) / 1000 if _is_number(iat) else None
+        lifetime = (exp - iat) / 1000 if finite_number(iat) else None
         margin = min(30.0, max(lifetime or 0.0, 0.0) / 10)
         if received_at is not None and lifetime is not None:
             return received_at + lifetime - margin
@@ -203,10 +203,6 @@ class Session:
                 current = yield from self.login()
             response = yield build(current)
         return read(response)
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _token_rejected(response: Response) -> bool:

@@ -6,8 +6,9 @@ import base64
 import binascii
 import datetime
 import json
-import math
 import re
+
+from pymesync._wire import finite_number
 
 _B64 = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
 
@@ -40,7 +41,7 @@ def token_payload(token: object) -> dict[str, object]:
 def token_expiry_ms(token: object) -> float:
     """``exp`` in epoch milliseconds, as the reference server writes it."""
     exp = token_payload(token).get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+    if not finite_number(exp):
         raise ValueError("no numeric exp")
     return exp
 

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 from urllib.parse import quote
 
 COLLECTIONS: Final = frozenset({"login", "times", "projects", "activities", "users"})
@@ -173,5 +173,6 @@ def is_error_object(data: object) -> bool:
     return isinstance(data, dict) and "error" in data
 
 
-def finite_number(value: object) -> bool:
+def finite_number(value: object) -> TypeGuard[int | float]:
+    """A real, finite JSON number: an int or float that is not a bool, NaN or infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

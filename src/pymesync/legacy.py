@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime
 import functools
-import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeGuard, TypeVar, cast
 
 from pymesync import _fixtures as fixtures
 from pymesync import _wire as wire
@@ -79,17 +78,14 @@ _dict_method = _guarded(listed=False)
 _list_method = _guarded(listed=True)
 
 
-def _positive_number(value: object) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    )
+def _positive_number(value: object) -> TypeGuard[int | float]:
+    return wire.finite_number(value) and value > 0
 
 
 def _checked_timeout(timeout: object) -> tuple[float, float]:
     """``(connect, read)`` from a number or a pair of numbers > 0; anything else is a ValueError."""
     if _positive_number(timeout):
-        number = cast(float, timeout)
-        return (number, number)
+        return (timeout, timeout)
     if isinstance(timeout, (tuple, list)) and len(timeout) == 2 and all(map(_positive_number, timeout)):
         return (timeout[0], timeout[1])
     raise ValueError("timeout must be a number > 0 or a (connect, read) pair of numbers > 0")
