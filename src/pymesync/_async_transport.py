@@ -13,14 +13,12 @@ import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pymesync._transport import Timeout, check_url
+from pymesync._transport import IDEMPOTENT, Timeout, check_url
 from pymesync._wire import USER_AGENT, Response
 from pymesync.errors import ConnectionFailed, RequestTimeout, TransportError
 
 if TYPE_CHECKING:
     import aiohttp
-
-_IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD"})
 
 
 def _aiohttp() -> Any:
@@ -97,7 +95,7 @@ class AsyncTransport:
         try:
             return await self._send_once(method, url, body, headers)
         except ConnectionFailed as exc:
-            if exc.cause != "connection reset" or method not in _IDEMPOTENT:
+            if exc.cause != "connection reset" or method not in IDEMPOTENT:
                 raise
         return await self._send_once(method, url, body, headers)
 

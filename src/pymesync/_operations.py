@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
 from pymesync import _wire
-from pymesync._query import filter_values, flag
+from pymesync._query import FLAGS, filter_values, flag
 from pymesync._token import token_payload
 from pymesync._validation import FIELDS, hash_passwords, validate_object
 from pymesync._wire import NOT_JSON, Request, Response, finite_number, is_error_object, parse_body
@@ -249,8 +249,6 @@ class Kind(Generic[M]):
     identity: Callable[[M], str | None]
 
 
-_FLAGS: Final = frozenset({"include_deleted", "include_revisions"})
-
 TIMES: Final = Kind(
     "time",
     "times",
@@ -293,7 +291,7 @@ def query_pairs(kind: Kind[Any], filters: Mapping[str, object]) -> _wire.QueryPa
     for key in kind.filters:
         if key not in filters or filters[key] is None:
             continue
-        if key in _FLAGS:
+        if key in FLAGS:
             pairs.append((key, flag(filters[key])))
         else:
             pairs.extend((key, value) for value in filter_values(filters[key]))

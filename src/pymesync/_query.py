@@ -19,7 +19,6 @@ TIMES_LIST_KEYS: Final = (
     "user",
 )
 TIMES_KEYS: Final = frozenset((*TIMES_LIST_KEYS, "uuid"))
-TIMES_FILTERS: Final = frozenset({"activity", "end", "project", "start", "user"})
 FLAGS: Final = ("include_deleted", "include_revisions")
 
 

@@ -27,7 +27,8 @@ from pymesync.errors import ConnectionFailed, RequestTimeout, TransportError
 Timeout = tuple[float, float]
 Origin = tuple[str, str, int]
 
-_IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD"})
+#: methods resent once when a reused connection turns out closed (never POST)
+IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: http.client's ways of saying the peer closed or broke the exchange
 _BROKEN = (ConnectionError, http.client.BadStatusLine, http.client.IncompleteRead)
@@ -113,7 +114,7 @@ class SyncTransport:
         try:
             return self._exchange(origin, connection, method, target, body, all_headers)
         except ConnectionFailed as failure:
-            if not (reused and failure.cause == "connection reset" and method in _IDEMPOTENT):
+            if not (reused and failure.cause == "connection reset" and method in IDEMPOTENT):
                 raise
         return self._exchange(origin, self._new_connection(origin), method, target, body, all_headers)
 

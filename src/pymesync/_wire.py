@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 from urllib.parse import quote
 
-COLLECTIONS: Final = frozenset({"login", "times", "projects", "activities", "users"})
-
 USER_AGENT: Final = "pymesync/1.0"
 JSON_HEADERS: Final = {"Content-Type": "application/json", "Accept": "application/json"}
 PLAIN_HEADERS: Final = {"Accept": "application/json"}
