@@ -7,7 +7,17 @@ import datetime
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pymesync._operations import ACTIVITIES, PROJECTS, TIMES, USERS, Kind, M, Session, check_filters
+from pymesync._operations import (
+    ACTIVITIES,
+    PROJECTS,
+    TIMES,
+    USERS,
+    Kind,
+    M,
+    Session,
+    check_filters,
+    fields_of,
+)
 from pymesync._transport import Timeout
 from pymesync._wire import finite_number
 from pymesync.models import Activity, Project, Time, User
@@ -42,6 +52,7 @@ def new_session(username: str | None, password: str | None, auth_type: str, toke
 
 
 def parse_day(value: datetime.date | str, name: str) -> datetime.date:
+    """A :class:`datetime.date` from a date, a datetime or a ``YYYY-MM-DD`` string; ValueError otherwise."""
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
@@ -50,6 +61,11 @@ def parse_day(value: datetime.date | str, name: str) -> datetime.date:
         return datetime.date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a date or a 'YYYY-MM-DD' string") from None
+
+
+def summary_window(start: datetime.date | str, end: datetime.date | str) -> dict[str, datetime.date]:
+    """The ``start``/``end`` filters of ``times.summary`` (both days inclusive)."""
+    return {"start": parse_day(start, "start"), "end": parse_day(end, "end")}
 
 
 class CollectionState(Generic[D, M]):
@@ -66,6 +82,10 @@ class CollectionState(Generic[D, M]):
     def _merged(self, filters: Mapping[str, Any]) -> dict[str, Any]:
         check_filters(self._kind, filters, self._kind.filters)
         return {**self._filters, **filters}
+
+    def _create_fields(self, item: object, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``create`` sends: the fields of ``item`` (a model or a mapping), then the keywords."""
+        return {**(fields_of(self._kind, item) if item is not None else {}), **fields}
 
     def __repr__(self) -> str:
         shown = "".join(f" {key}={value!r}" for key, value in self._filters.items())

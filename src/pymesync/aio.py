@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pymesync import _operations as ops
 from pymesync._async_transport import AsyncTransport
-from pymesync._faces import ClientBase, CollectionState, parse_day
+from pymesync._faces import ClientBase, CollectionState, summary_window
 from pymesync._operations import Blocking, BulkResult, Exchange, M
 from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
@@ -80,7 +80,7 @@ class AsyncCollection(CollectionState[_AsyncDriver, M]):
         return await self._driver.run(ops.exists(self._session, self._kind, ident))
 
     async def create(self, item: M | Mapping[str, Any] | None = None, /, **fields: Any) -> M:
-        merged = {**(ops.fields_of(self._kind, item) if item is not None else {}), **fields}
+        merged = self._create_fields(item, fields)
         return await self._driver.run(ops.create(self._session, self._kind, merged))
 
     async def update(self, ident: str | M, **changes: Any) -> M:
@@ -147,8 +147,7 @@ class AsyncTimeCollection(AsyncCollection[Time]):
         by: Sequence[str] = ("project",),
         **filters: Any,
     ) -> Summary:
-        window = {"start": parse_day(start, "start"), "end": parse_day(end, "end")}
-        return summarize(await self.list(**filters, **window), by)
+        return summarize(await self.list(**filters, **summary_window(start, end)), by)
 
 
 class AsyncClient(ClientBase[_AsyncDriver]):

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from pymesync import _operations as ops
-from pymesync._faces import ClientBase, CollectionState, parse_day
+from pymesync._faces import ClientBase, CollectionState, summary_window
 from pymesync._operations import Blocking, BulkResult, Exchange, M
 from pymesync._transport import SyncTransport
 from pymesync._wire import Request, Response
@@ -85,7 +85,7 @@ class Collection(CollectionState[_Driver, M]):
 
     def create(self, item: M | Mapping[str, Any] | None = None, /, **fields: Any) -> M:
         """Create from a model, a mapping and/or keyword fields; returns what the server stored."""
-        merged = {**(ops.fields_of(self._kind, item) if item is not None else {}), **fields}
+        merged = self._create_fields(item, fields)
         return self._driver.run(ops.create(self._session, self._kind, merged))
 
     def update(self, ident: str | M, **changes: Any) -> M:
@@ -140,8 +140,7 @@ class TimeCollection(Collection[Time]):
         **filters: Any,
     ) -> Summary:
         """Total time from ``start`` to ``end`` (inclusive) per group; see :mod:`pymesync.reports`."""
-        window = {"start": parse_day(start, "start"), "end": parse_day(end, "end")}
-        return summarize(self.list(**filters, **window), by)
+        return summarize(self.list(**filters, **summary_window(start, end)), by)
 
 
 class Client(ClientBase[_Driver]):
