@@ -2,8 +2,9 @@
 
 Usage::
 
-    with serve() as server:
-        requests.post(server.base_url + "/login", json=...)
+    with serve() as server:  # the admin is ("admin", "adminpass") unless ``admin=`` says otherwise
+        with pymesync.Client(server.base_url, username="admin", password="adminpass") as client:
+            client.projects.create(name="Example", slugs=["example"])
 """
 
 from __future__ import annotations
