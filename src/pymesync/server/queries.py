@@ -30,7 +30,8 @@ def storable(values: Iterable[str]) -> list[str]:
     return [value for value in values if validation.is_storable(value)]
 
 
-def _batches(values: Collection[Any]) -> Iterable[list[Any]]:
+def batches(values: Collection[Any]) -> Iterable[list[Any]]:
+    """``values`` in lists of at most :data:`BATCH`, for ``IN (...)`` queries every database accepts."""
     items = list(values)
     for start in range(0, len(items), BATCH):
         yield items[start : start + BATCH]
@@ -73,7 +74,7 @@ def user_ids(connection: Connection, names: Iterable[str]) -> dict[str, int]:
     """Ids of the users with these exact usernames (deleted users included)."""
     wanted = sorted(set(storable(names)))
     found: dict[str, int] = {}
-    for batch in _batches(wanted):
+    for batch in batches(wanted):
         found.update({row.username: row.id for row in connection.execute(_USER_IDS, {"names": batch})})
     return found
 
@@ -88,7 +89,7 @@ def project_uuid_for_slug(connection: Connection, slug: str) -> str | None:
 def project_uuids_for_slugs(connection: Connection, slugs: Iterable[str]) -> set[str]:
     wanted = sorted(set(storable(slugs)))
     found: set[str] = set()
-    for batch in _batches(wanted):
+    for batch in batches(wanted):
         rows = connection.execute(_PROJECTS_FOR_SLUGS, {"slugs": batch})
         found.update(str(value) for value in rows.scalars())
     return found
@@ -109,7 +110,7 @@ def newest_row(connection: Connection, table: sa.Table, uuid: str) -> Row[Any] |
 def project_slugs(connection: Connection, project_uuids: Collection[str]) -> dict[str, list[str]]:
     """The current slugs of each project, sorted."""
     found: dict[str, list[str]] = {}
-    for batch in _batches(project_uuids):
+    for batch in batches(project_uuids):
         for uuid, name in connection.execute(_PROJECT_SLUGS, {"uuids": batch}):
             found.setdefault(str(uuid), []).append(name)
     for slugs in found.values():
@@ -120,7 +121,7 @@ def project_slugs(connection: Connection, project_uuids: Collection[str]) -> dic
 def activity_slugs(connection: Connection, activity_uuids: Collection[str]) -> dict[str, str]:
     """The current slug of each activity that still has one."""
     found: dict[str, str] = {}
-    for batch in _batches(activity_uuids):
+    for batch in batches(activity_uuids):
         query = sa.select(activities.c.uuid, activities.c.slug).where(
             activities.c.uuid.in_(batch),
             activities.c.newest.is_(True),
@@ -134,7 +135,7 @@ def current_activities(connection: Connection, slugs: Iterable[str]) -> dict[str
     """The current (newest, not deleted) activity rows with these slugs, by slug."""
     wanted = sorted(set(storable(slugs)))
     found: dict[str, Row[Any]] = {}
-    for batch in _batches(wanted):
+    for batch in batches(wanted):
         found.update({row.slug: row for row in connection.execute(_CURRENT_ACTIVITIES, {"slugs": batch})})
     return found
 

@@ -50,7 +50,7 @@ def list_activities(context: Context) -> Response:
         found = [render(row) for row in rows]
         if context.flag("include_revisions"):
             parents: dict[str, list[dict[str, Any]]] = {item["uuid"]: [] for item in found}
-            for batch in _chunks(list(parents)):
+            for batch in queries.batches(parents):
                 older = sa.select(activities).where(
                     activities.c.uuid.in_(batch), activities.c.newest.is_not(True)
                 )
@@ -59,10 +59,6 @@ def list_activities(context: Context) -> Response:
             for item in found:
                 item["parents"] = parents[item["uuid"]]
     return json_response(found)
-
-
-def _chunks(values: list[str]) -> list[list[str]]:
-    return [values[i : i + queries.BATCH] for i in range(0, len(values), queries.BATCH)]
 
 
 def _current(connection: Connection, slug: str) -> Row[Any] | None:

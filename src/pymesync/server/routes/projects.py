@@ -56,7 +56,7 @@ def _base(row: Row[Any], default_slugs: dict[str, str]) -> dict[str, Any]:
 
 def _members(connection: Connection, project_uuids: Sequence[str]) -> dict[str, dict[str, dict[str, bool]]]:
     found: dict[str, dict[str, dict[str, bool]]] = {}
-    for batch in _chunks(project_uuids):
+    for batch in queries.batches(project_uuids):
         query = (
             sa.select(projects.c.uuid, users.c.username, *(userroles.c[f] for f in ROLE_FLAGS))
             .join(projects, projects.c.id == userroles.c.project)
@@ -71,11 +71,6 @@ def _members(connection: Connection, project_uuids: Sequence[str]) -> dict[str, 
     return found
 
 
-def _chunks(values: Sequence[str]) -> list[list[str]]:
-    items = list(values)
-    return [items[i : i + queries.BATCH] for i in range(0, len(items), queries.BATCH)]
-
-
 def render_many(
     connection: Connection, rows: Sequence[Row[Any]], *, with_parents: bool
 ) -> list[dict[str, Any]]:
@@ -83,7 +78,7 @@ def render_many(
     uuids = [str(row.uuid) for row in rows]
     parents_by_uuid: dict[str, list[Row[Any]]] = {uuid: [] for uuid in uuids}
     if with_parents:
-        for batch in _chunks(uuids):
+        for batch in queries.batches(uuids):
             older = sa.select(projects).where(projects.c.uuid.in_(batch), projects.c.newest.is_not(True))
             for parent in connection.execute(older.order_by(projects.c.id.desc())):
                 parents_by_uuid[str(parent.uuid)].append(parent)

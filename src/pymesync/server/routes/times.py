@@ -99,8 +99,7 @@ def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int
             if time_id in wanted:
                 found.setdefault(time_id, []).append(slug)
     else:
-        for start in range(0, len(time_ids), queries.BATCH):
-            batch = list(time_ids[start : start + queries.BATCH])
+        for batch in queries.batches(time_ids):
             for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
                 found.setdefault(time_id, []).append(slug)
     for slugs in found.values():
@@ -115,12 +114,8 @@ def render_many(
     older: dict[str, list[Row[Any]]] = {str(row.uuid): [] for row in rows}
     if parents is not None:
         order = times.c.id.desc() if parents == "newest" else times.c.id.asc()
-        uuids = list(older)
-        for start in range(0, len(uuids), queries.BATCH):
-            query = _select().where(
-                times.c.uuid.in_(uuids[start : start + queries.BATCH]),
-                times.c.newest.is_not(True),
-            )
+        for batch in queries.batches(older):
+            query = _select().where(times.c.uuid.in_(batch), times.c.newest.is_not(True))
             for row in connection.execute(query.order_by(order)):
                 older[str(row.uuid)].append(row)
     every = [*rows, *(row for rows_ in older.values() for row in rows_)]
