@@ -37,6 +37,11 @@ class Caller:
     site_manager: bool
     site_spectator: bool
 
+    @property
+    def manages_site(self) -> bool:
+        """Site managers and site admins may manage projects, activities and users."""
+        return self.site_manager or self.site_admin
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")

@@ -269,6 +269,12 @@ def query_caller(context: Context, connection: Connection) -> auth.Caller:
     return _caller_for_token(context, connection, auth.normalise_query_token(token))
 
 
+def require_site_manager(caller: auth.Caller, action: str) -> None:
+    """Refuse ``action`` (``create activities``...) unless the caller manages the site."""
+    if not caller.manages_site:
+        raise errors.not_authorized(caller.username, action)
+
+
 def body_auth(context: Context) -> dict[str, Any]:
     """The ``auth`` object of a POST body, checked as far as possible without the database."""
     body = context.body

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, queries, schema, storage, validation
+from pymesync.server import errors, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -16,6 +16,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    require_site_manager,
 )
 from pymesync.server.storage import transaction
 
@@ -97,11 +98,6 @@ def _name_taken(connection: Connection, name: str) -> bool:
     return connection.execute(query).first() is not None
 
 
-def _require_manager(caller: auth.Caller, action: str) -> None:
-    if not (caller.site_manager or caller.site_admin):
-        raise errors.not_authorized(caller.username, action)
-
-
 def _check_unknown(fields: dict[str, Any]) -> None:
     for name in fields:
         if name not in FIELDS:
@@ -119,7 +115,7 @@ def create_activity(context: Context) -> Response:
     fields = body_object(context)
     with transaction(context.engine, write=True) as connection:
         caller = body_caller(context, connection)
-        _require_manager(caller, "create activities")
+        require_site_manager(caller, "create activities")
         if not isinstance(fields, dict):
             raise errors.missing_field(KIND, "name")
         _check_unknown(fields)
@@ -160,7 +156,7 @@ def update_activity(context: Context) -> Response:
     fields = body_object(context)
     with transaction(context.engine, write=True) as connection:
         caller = body_caller(context, connection)
-        _require_manager(caller, "update activities")
+        require_site_manager(caller, "update activities")
         if not isinstance(fields, dict):
             raise errors.invalid_field(KIND, "object", "object", validation.json_type(fields))
         _check_unknown(fields)
@@ -196,7 +192,7 @@ def delete_activity(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine, write=True) as connection:
         caller = query_caller(context, connection)
-        _require_manager(caller, "delete activities")
+        require_site_manager(caller, "delete activities")
         if not validation.is_slug(slug):
             raise errors.invalid_identifier("slug", slug)
         current = _current(connection, slug)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, queries, schema, storage, validation
+from pymesync.server import errors, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -17,6 +17,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    require_site_manager,
 )
 from pymesync.server.storage import transaction
 
@@ -233,16 +234,11 @@ def _write_slugs(connection: Connection, project_id: int, slugs: list[str]) -> N
     connection.execute(sa.insert(projectslugs), [{"name": slug, "project": project_id} for slug in slugs])
 
 
-def _require_site_manager(caller: auth.Caller, action: str) -> None:
-    if not (caller.site_manager or caller.site_admin):
-        raise errors.not_authorized(caller.username, action)
-
-
 def create_project(context: Context) -> Response:
     fields = body_object(context)
     with transaction(context.engine, write=True) as connection:
         caller = body_caller(context, connection)
-        _require_site_manager(caller, "create projects")
+        require_site_manager(caller, "create projects")
         if not isinstance(fields, dict):
             raise errors.missing_field(KIND, "name")
         _check_fields(fields, creating=True)
@@ -295,7 +291,7 @@ def update_project(context: Context) -> Response:
         if current is None or current.deleted_at is not None:
             raise errors.not_found(KIND)
         uuid = str(current.uuid)
-        if not (caller.site_manager or caller.site_admin):
+        if not caller.manages_site:
             role = queries.project_role(connection, caller.id, uuid)
             if role is None or not role["manager"]:
                 raise errors.not_authorized(caller.username, f"make changes to {current.name}")
@@ -340,7 +336,7 @@ def delete_project(context: Context) -> Response:
     with transaction(context.engine, write=True) as connection:
         caller = query_caller(context, connection)
         current = _current(connection, slug) if validation.is_slug(slug) else None
-        if not (caller.site_manager or caller.site_admin):
+        if not caller.manages_site:
             role = None if current is None else queries.project_role(connection, caller.id, str(current.uuid))
             if role is None or not role["manager"]:
                 raise errors.not_authorized(caller.username, f"delete project {slug}")

@@ -654,7 +654,7 @@ def delete_time(context: Context) -> Response:
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found("uuid")
-        if current.user != caller.id and not (caller.site_manager or caller.site_admin):
+        if current.user != caller.id and not caller.manages_site:
             raise errors.not_authorized(caller.username, f"delete time {uuid}")
         if current.deleted_at is None:
             connection.execute(

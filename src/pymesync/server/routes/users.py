@@ -16,6 +16,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    require_site_manager,
 )
 from pymesync.server.storage import transaction
 
@@ -119,8 +120,7 @@ def create_user(context: Context) -> Response:
         if email and not validation.is_email(email):
             raise errors.invalid_field(KIND, "email", "valid email", "string")
         _check_unknown(fields)
-        if not (caller.site_admin or caller.site_manager):
-            raise errors.not_authorized(caller.username, "create users")
+        require_site_manager(caller, "create users")
         if not caller.site_admin and (fields.get("site_admin") or fields.get("site_manager")):
             raise errors.not_authorized(caller.username, f"set permissions of user {username}")
         if _find(connection, username) is not None:
@@ -212,8 +212,7 @@ def delete_user(context: Context) -> Response:
         caller = query_caller(context, connection)
         if not validation.is_username(username):
             raise errors.invalid_identifier("username", username)
-        if not (caller.site_admin or caller.site_manager):
-            raise errors.not_authorized(caller.username, "delete users")
+        require_site_manager(caller, "delete users")
         row = _find(connection, username)
         if row is None:
             raise errors.not_found(KIND)
