@@ -141,7 +141,7 @@ class Model:
             reader = cls._READERS.get(key)
             if reader is not None:
                 values[key] = reader(value, cls.KIND, key)
-            elif key == "parents" and "parents" in cls._field_names():
+            elif key == "parents" and "parents" in cls.__dataclass_fields__:
                 values["parents"] = cls._read_parents(value)
             elif key not in _SECRET_FIELDS:
                 extra[key] = value
@@ -155,10 +155,6 @@ class Model:
         if not isinstance(value, list):
             raise _bad(cls.KIND, "parents", "a list")
         return tuple(cls.from_dict(item) for item in value)
-
-    @classmethod
-    def _field_names(cls) -> frozenset[str]:
-        return frozenset(f.name for f in dataclasses.fields(cls))
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: dates as ``YYYY-MM-DD``, tuples as lists, plus every ``extra`` field."""
