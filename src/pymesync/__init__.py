@@ -1,8 +1,9 @@
 """pymesync: the Python toolkit for TimeSync.
 
-``import pymesync`` stays light: the error classes are defined here at once, everything else is
-imported the first time it is used (``pymesync.TimeSync`` loads the legacy face; the HTTP library and
-bcrypt load only on first network use or first password hash).
+``import pymesync`` stays light: only the error classes (:mod:`pymesync.errors`) are imported at once,
+everything else the first time it is used. ``pymesync.TimeSync`` loads the legacy face, which imports the
+HTTP library on its first network call; ``pymesync.Client`` and ``pymesync.AsyncClient`` load their
+transport with them; bcrypt loads on the first password hash.
 """
 
 from __future__ import annotations
