@@ -404,10 +404,6 @@ def _type_error(field: str, expected: str, value: object) -> errors.ApiError:
     return errors.invalid_field(KIND, field, expected, validation.json_type(value))
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _check_duration(value: float, *, create: bool) -> None:
     if value < 0:
         word = "number" if create else "integer"
@@ -463,8 +459,7 @@ def _check_new_time(fields: dict[str, Any]) -> int:
                 raise errors.missing_field(KIND, name)
             continue
         value = fields[name]
-        ok = _is_number(value) if expected == "number" else validation.json_type(value) == expected
-        if not ok:
+        if validation.json_type(value) != expected:
             raise _type_error(name, expected, value)
     if fields.get("notes") is not None and not isinstance(fields["notes"], str):
         raise _type_error("notes", "string", fields["notes"])
@@ -584,8 +579,7 @@ def _check_update(fields: dict[str, Any]) -> dict[str, Any]:
         if name not in fields or (name in ("notes", "issue_uri") and fields[name] is None):
             continue
         value = fields[name]
-        ok = _is_number(value) if expected == "number" else validation.json_type(value) == expected
-        if not ok:
+        if validation.json_type(value) != expected:
             raise _type_error(name, expected, value)
     changes: dict[str, Any] = {}
     if "duration" in fields:
