@@ -79,6 +79,12 @@ def user_ids(connection: Connection, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def name_taken(connection: Connection, table: sa.Table, name: str) -> bool:
+    """Whether any row of ``table`` (any revision, deleted or not) has this ``name``."""
+    query = sa.select(table.c.id).where(table.c.name == name).limit(1)
+    return connection.execute(query).first() is not None
+
+
 def project_uuid_for_slug(connection: Connection, slug: str) -> str | None:
     if not validation.is_storable(slug):
         return None

@@ -93,11 +93,6 @@ def _slug_taken(connection: Connection, slug: str) -> bool:
     return connection.execute(query).first() is not None
 
 
-def _name_taken(connection: Connection, name: str) -> bool:
-    query = sa.select(activities.c.id).where(activities.c.name == name).limit(1)
-    return connection.execute(query).first() is not None
-
-
 def _check_unknown(fields: dict[str, Any]) -> None:
     for name in fields:
         if name not in FIELDS:
@@ -131,7 +126,7 @@ def create_activity(context: Context) -> Response:
         _check_name_length(name)
         if _slug_taken(connection, slug):
             raise errors.slugs_exist([slug])
-        if _name_taken(connection, name):
+        if queries.name_taken(connection, activities, name):
             raise errors.not_unique_name(KIND)
         created = {
             "name": name,
@@ -176,7 +171,7 @@ def update_activity(context: Context) -> Response:
             _check_name_length(new_name)
         if new_slug is not None and _slug_taken(connection, new_slug):
             raise errors.slugs_exist([new_slug])
-        if new_name is not None and _name_taken(connection, new_name):
+        if new_name is not None and queries.name_taken(connection, activities, new_name):
             raise errors.not_unique_name(KIND)
         current = _current(connection, slug)
         if current is None:

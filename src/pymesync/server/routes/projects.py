@@ -201,11 +201,6 @@ def _default_activity(connection: Connection, fields: dict[str, Any]) -> str | N
     return str(activity.uuid)
 
 
-def _name_taken(connection: Connection, name: str) -> bool:
-    query = sa.select(projects.c.id).where(projects.c.name == name).limit(1)
-    return connection.execute(query).first() is not None
-
-
 def _known_members(
     connection: Connection, requested: dict[str, dict[str, Any]]
 ) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -247,7 +242,7 @@ def create_project(context: Context) -> Response:
         if taken:
             raise errors.slugs_exist(taken)
         default_uuid = _default_activity(connection, fields)
-        if _name_taken(connection, fields["name"]):
+        if queries.name_taken(connection, projects, fields["name"]):
             raise errors.not_unique_name(KIND)
         created = storage.now_ms()
         uuid = queries.new_uuid()
@@ -300,7 +295,7 @@ def update_project(context: Context) -> Response:
             changes["default_activity"] = _default_activity(connection, fields)
         name = fields.get("name")
         if name:
-            if name != current.name and _name_taken(connection, name):
+            if name != current.name and queries.name_taken(connection, projects, name):
                 raise errors.not_unique_name(KIND)
             changes["name"] = name
         slugs = sorted(set(fields["slugs"])) if "slugs" in fields else None
