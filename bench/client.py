@@ -126,7 +126,9 @@ def latency_proxy(base: str, one_way_ms: float) -> Iterator[str]:
         yield base
         return
     parts = urllib.parse.urlsplit(base)
-    listener = socket.socket()
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
+    # Nagle's algorithm holds back the proxy's second write for a delayed ACK (~40 ms per request).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.bind(("127.0.0.1", 0))
     listener.listen(256)
     process = multiprocessing.Process(
