@@ -24,6 +24,7 @@ import pytest
 
 from pymesync import AsyncClient, Client
 from pymesync.server.testing import RunningServer, serve
+from raw_http import read_request
 
 ADMIN = ("admin", "adminpass")
 
@@ -204,28 +205,6 @@ class RawServer:
         for connection in self.connections:
             with contextlib.suppress(OSError):
                 connection.close()
-
-
-def read_request(connection: socket.socket) -> bytes:
-    """Read one HTTP request (headers plus a Content-Length body) from ``connection``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = connection.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from pymesync import (
     ValidationError,
 )
 from pymesync.server.testing import RunningServer, create_user
+from raw_http import read_request
 
-from .conftest import ClientFactory, read_request
+from .conftest import ClientFactory
 
 Unique = Callable[[str], str]
 DAY = datetime.date(2015, 4, 20)

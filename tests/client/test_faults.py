@@ -22,8 +22,9 @@ from pymesync import (
     TimeSyncError,
     UnexpectedResponse,
 )
+from raw_http import read_request
 
-from .conftest import ClientFactory, RawServer, read_request
+from .conftest import ClientFactory, RawServer
 
 TOKEN = "SECRET.TOKEN.VALUE"
 Handler = Callable[[socket.socket], None]

@@ -119,32 +119,6 @@ def reset(conn: socket.socket) -> None:
     conn.close()
 
 
-def read_request(conn: socket.socket) -> bytes:
-    """Read one whole request, body included.
-
-    Closing a socket with unread bytes in its receive buffer makes the kernel send a reset, which could
-    destroy the reply before the client reads it; so the body is always drained.
-    """
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
-
-
 @contextlib.contextmanager
 def raw_server(behave: Callable[[socket.socket], None]) -> Iterator[RawServer]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

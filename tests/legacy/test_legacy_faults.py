@@ -15,10 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from legacy_servers import RawServer, RecordingServer, read_request, reset
+from legacy_servers import RawServer, RecordingServer, reset
 
 import pymesync
 from pymesync._transport import _connect_failure
+from raw_http import read_request
 
 SECRET = "s3cret+tok/en=="
 RawServerFactory = Callable[[Callable[[socket.socket], None]], RawServer]
