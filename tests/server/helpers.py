@@ -34,6 +34,11 @@ def today() -> str:
     return dt.datetime.now(dt.timezone.utc).date().isoformat()
 
 
+def first_revision(uuid: str) -> dict[str, object]:
+    """The server-set fields of an object created today and never updated."""
+    return {"uuid": uuid, "revision": 1, "created_at": today(), "updated_at": None, "deleted_at": None}
+
+
 def unique(prefix: str = "x") -> str:
     """A name that is unique within this test process, valid as slug, username and name."""
     return f"{prefix}{next(_counter)}"

@@ -13,6 +13,7 @@ from .helpers import (
     authz,
     bad_object,
     error,
+    first_revision,
     invalid_id,
     not_found,
     today,
@@ -29,11 +30,7 @@ def _act(world: World, slug: str, **changes: Any) -> dict[str, Any]:
     return {
         "name": made["name"],
         "slug": slug,
-        "uuid": made["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(made["uuid"]),
         **changes,
     }
 
@@ -48,11 +45,7 @@ def test_list_and_single(shared_world: World) -> None:
     assert world.api.get("/activities/docs", world.token("loner")).json == {
         "name": "Documentation",
         "slug": "docs",
-        "uuid": world.activities["docs"]["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(world.activities["docs"]["uuid"]),
     }
 
 
@@ -80,11 +73,7 @@ def test_create_echo(shared_world: World) -> None:
     assert resp.json == {
         "name": f"Echo {slug}",
         "slug": slug,
-        "uuid": resp.json["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(resp.json["uuid"]),
     }
     assert world.api.get(f"/activities/{slug}", world.token("loner")).json == resp.json
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from .helpers import Api, World, not_found, roles, today
+from .helpers import Api, World, first_revision, not_found, roles, today
 
 
 @pytest.fixture(params=["v0", "v1"])
@@ -21,11 +21,7 @@ def test_activity_lifecycle(world: World, version: str) -> None:
     assert made == {
         "name": "Life",
         "slug": "life",
-        "uuid": made["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(made["uuid"]),
     }
     assert api.get("/activities/life", admin).json == made
     updated = api.post("/activities/life", {"slug": "lived"}, admin).json
@@ -55,11 +51,7 @@ def test_project_lifecycle(world: World, version: str) -> None:
         **obj,
         "uri": None,
         "default_activity": None,
-        "uuid": made["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(made["uuid"]),
     }
     assert api.get("/projects/lp", pm).json == expected
     updated = api.post("/projects/lp", {"slugs": ["lp", "life-project"], "default_activity": "qa"}, pm).json
@@ -88,11 +80,7 @@ def test_time_lifecycle(world: World, version: str) -> None:
     made = api.post("/times", obj, member).json
     assert made == {
         **obj,
-        "uuid": made["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(made["uuid"]),
     }
     uuid = made["uuid"]
     got = api.get(f"/times/{uuid}", member).json

@@ -14,6 +14,7 @@ from .helpers import (
     bad_object,
     bad_query,
     error,
+    first_revision,
     fk,
     invalid_id,
     not_found,
@@ -186,11 +187,7 @@ def test_create_minimal_echo(shared_world: World) -> None:
     uuid = resp.json["uuid"]
     assert resp.json == {
         **obj,
-        "uuid": uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(uuid),
     }
     got = world.api.get(f"/projects/{obj['slugs'][0]}", world.token("loner")).json
     assert got == {
@@ -198,11 +195,7 @@ def test_create_minimal_echo(shared_world: World) -> None:
         "slugs": sorted(obj["slugs"]),
         "uri": None,
         "default_activity": None,
-        "uuid": uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(uuid),
     }
 
 
@@ -223,11 +216,7 @@ def test_create_full_echo_drops_unknown_users(shared_world: World) -> None:
     assert resp.json == {
         **obj,
         "users": echoed_users,
-        "uuid": uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(uuid),
     }
     got = world.api.get(f"/projects/{slug}", world.token("loner")).json
     assert got["users"] == {"member": roles(member=True), "pm": roles(manager=True)}

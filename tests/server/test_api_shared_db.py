@@ -17,7 +17,7 @@ import bcrypt
 import pytest
 import sqlalchemy as sa
 
-from .helpers import BAD_TOKEN, World, authz, make_api, not_found, today
+from .helpers import BAD_TOKEN, World, authz, first_revision, make_api, not_found, today
 
 
 @pytest.fixture
@@ -138,11 +138,7 @@ def test_rows_with_defaults_and_explicit_ids(world: World, db: sa.Engine, backen
     assert api.get("/activities/loaded", admin).json == {
         "name": "Loaded",
         "slug": "loaded",
-        "uuid": act_uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(act_uuid),
     }
     # the server lets the database assign ids after the explicit ones
     assert api.post("/activities", {"name": "After load", "slug": "after-load"}, admin).status == 200

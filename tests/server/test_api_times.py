@@ -15,6 +15,7 @@ from .helpers import (
     bad_object,
     bad_query,
     error,
+    first_revision,
     fk,
     invalid_id,
     not_found,
@@ -61,11 +62,7 @@ def test_list_shape_and_insertion_order(world: World) -> None:
         "notes": "first",
         "issue_uri": "https://github.com/osuosl/gwm/issues/1",
         "date_worked": "2015-04-18",
-        "uuid": world.times["m1"]["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(world.times["m1"]["uuid"]),
     }
     m2 = resp.json[1]
     assert m2["activities"] == ["dev", "docs"]  # sorted, whatever the input order
@@ -292,11 +289,7 @@ def test_get_single_time(shared_world: World) -> None:
         "notes": None,
         "issue_uri": None,
         "date_worked": "2015-04-20",
-        "uuid": world.times["m2"]["uuid"],
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(world.times["m2"]["uuid"]),
     }
 
 
@@ -338,22 +331,14 @@ def test_create_echoes_the_request(shared_world: World) -> None:
     assert UUID4.fullmatch(uuid)
     assert resp.json == {
         **obj,
-        "uuid": uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(uuid),
     }
     got = world.api.get(f"/times/{uuid}", world.token("member")).json
     assert got == {
         **obj,
         "project": ["ganeti-webmgr", "gwm"],
         "activities": ["dev", "docs"],
-        "uuid": uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(uuid),
     }
 
 
@@ -365,11 +350,7 @@ def test_create_with_default_activity_and_no_optional_fields(shared_world: World
     uuid = resp.json["uuid"]
     assert resp.json == {
         **obj,
-        "uuid": uuid,
-        "revision": 1,
-        "created_at": today(),
-        "updated_at": None,
-        "deleted_at": None,
+        **first_revision(uuid),
     }
     got = world.api.get(f"/times/{uuid}", world.token("member")).json
     assert got["activities"] == ["dev"]
