@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema, validation
+from pymesync.server import auth, errors, schema, storage, validation
 from pymesync.server.errors import ApiError
 
 logger = logging.getLogger("pymesync.server")
@@ -30,6 +32,8 @@ logger = logging.getLogger("pymesync.server")
 MAX_BODY_BYTES = 1024 * 1024
 #: Deepest JSON nesting accepted in a body (400 above it).
 MAX_JSON_DEPTH = 32
+#: Runs of a handler whose transaction met concurrent writes, before the client gets a 503.
+ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -205,13 +209,31 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
 
 
 def _call(handler: Handler, context: Context) -> Response:
-    try:
-        return handler(context)
-    except ApiError:
-        raise
-    except Exception:
-        logger.exception("unexpected error in %s", handler.__qualname__)
-        raise errors.server_error() from None
+    """Run a handler; run it again (a bounded number of times, after a short random pause) when
+    its transaction was rolled back because of concurrent writes."""
+    attempt = 1
+    while True:
+        try:
+            return handler(context)
+        except ApiError:
+            raise
+        except Exception as exc:
+            if storage.is_transient(exc) and attempt < ATTEMPTS:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                attempt += 1
+                continue
+            if storage.is_transient(exc) or storage.is_busy(exc):
+                name, reason = handler.__qualname__, _reason(exc)
+                logger.warning("%s: %s after %d attempt(s); answered 503", name, reason, attempt)
+                raise errors.try_again() from None
+            logger.exception("unexpected error in %s", handler.__qualname__)
+            raise errors.server_error() from None
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of a database error, without the statement or its parameters."""
+    orig = getattr(error, "orig", None)
+    return (str(orig or error).splitlines() or [type(error).__name__])[0]
 
 
 async def read_body(request: Request) -> Any:

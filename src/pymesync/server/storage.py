@@ -8,6 +8,7 @@ the response is sent, so other processes sharing the database see and may change
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from pymesync.server import auth, schema
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15000
+#: How long a PostgreSQL statement waits for a lock before giving up, in milliseconds.
+POSTGRES_LOCK_TIMEOUT_MS = 10000
 _WRITE_OPTION = "pymesync_write"
 _DAY_MS = 86_400_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -46,6 +49,7 @@ def create_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     return sa.create_engine(
         url,
+        connect_args={"options": f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT_MS}"},
         pool_size=10,
         max_overflow=20,
         pool_recycle=3600,
@@ -90,6 +94,71 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
             connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin():
             yield connection
+
+
+class Contention(Exception):
+    """A write met concurrent writes and must run again from the start of its transaction."""
+
+
+#: SQLSTATEs after which running the whole transaction again can succeed: serialisation
+#: failure, deadlock (one of the two is chosen to fail), and a unique violation (a concurrent
+#: writer, perhaps another program, took the value first; the rerun sees it and answers 4xx).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "23505"})
+#: Lock wait timeout: something holds the lock for long; waiting again would not help.
+_LOCK_TIMEOUT_SQLSTATE = "55P03"
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the transaction that raised ``error`` may succeed when run again."""
+    if isinstance(error, Contention):
+        return True
+    if isinstance(error, sa.exc.DBAPIError):
+        return getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    return False
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not be had in time: a lock wait that timed
+    out, SQLite still locked after its busy timeout, or no free connection in the pool."""
+    if isinstance(error, sa.exc.TimeoutError):
+        return True
+    if isinstance(error, sa.exc.OperationalError):
+        orig = error.orig
+        if getattr(orig, "sqlstate", None) == _LOCK_TIMEOUT_SQLSTATE:
+            return True
+        return "database is locked" in str(orig)
+    return False
+
+
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK_SHARED = sa.text("SELECT pg_advisory_xact_lock_shared(:key)")
+
+
+def takes_locks(connection: Connection) -> bool:
+    """PostgreSQL runs writers side by side and needs :func:`lock`; SQLite runs one at a time."""
+    return connection.dialect.name == "postgresql"
+
+
+def lock(connection: Connection, *keys: str, shared: bool = False) -> None:
+    """Hold each key until the transaction ends; writers of the same key wait for each other.
+
+    PostgreSQL advisory locks belong to the database, so they also order writers in other
+    worker processes and on other hosts. Statements after this one see everything the previous
+    holder committed (READ COMMITTED takes a fresh snapshot per statement). Keys are taken in
+    sorted order so two writers of the same keys cannot deadlock. A no-op on SQLite, where a
+    write transaction holds the database's one write lock from its start (BEGIN IMMEDIATE).
+    """
+    if not takes_locks(connection):
+        return
+    statement = _LOCK_SHARED if shared else _LOCK
+    for key in sorted(set(keys)):
+        connection.execute(statement, {"key": _lock_id(key)})
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit number for a key: the same in every process and on every host."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8, person=b"timesync").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def create_schema(engine: Engine) -> None:

@@ -476,8 +476,14 @@ def _check_new_time(fields: dict[str, Any]) -> int:
 
 
 def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
-    """Current row ids of these activities; 409 when any slug is unknown."""
-    found = queries.current_activities(connection, slugs)
+    """Current row ids of these activities, held against deletion; 409 when any slug is unknown."""
+    found = queries.read_locked(
+        connection,
+        activities,
+        lambda: queries.current_activities(connection, slugs),
+        lambda rows: [row.uuid for row in rows.values()],
+        shared=True,
+    )
     if len(found) != len(set(slugs)):
         raise errors.invalid_foreign_key(KIND, "activities")
     return sorted({row.id for row in found.values()})
@@ -485,7 +491,9 @@ def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
 
 def _default_activity_ids(connection: Connection, project: Row[Any]) -> list[int]:
     if project.default_activity is not None:
-        activity = queries.newest_row(connection, activities, str(project.default_activity))
+        default = str(project.default_activity)
+        queries.lock_objects(connection, activities, [default], shared=True)
+        activity = queries.newest_row(connection, activities, default)
         if activity is not None and activity.deleted_at is None and activity.slug is not None:
             return [activity.id]
     raise errors.missing_field(KIND, "activities")
@@ -500,8 +508,13 @@ def _require_member(connection: Connection, caller: auth.Caller, project_uuid: s
 
 
 def _project(connection: Connection, slug: str) -> Row[Any]:
-    uuid = queries.project_uuid_for_slug(connection, slug) if validation.is_slug(slug) else None
-    project = None if uuid is None else queries.newest_row(connection, projects, uuid)
+    """The current project with this slug, held against deletion; 409 when there is none."""
+
+    def read() -> Row[Any] | None:
+        uuid = queries.project_uuid_for_slug(connection, slug) if validation.is_slug(slug) else None
+        return None if uuid is None else queries.newest_row(connection, projects, uuid)
+
+    project = queries.read_locked(connection, projects, read, queries.row_uuid, shared=True)
     if project is None or project.deleted_at is not None:
         raise errors.invalid_foreign_key(KIND, "project")
     return project
@@ -609,6 +622,7 @@ def update_time(context: Context) -> Response:
         if not isinstance(fields, dict):
             raise errors.invalid_field(KIND, "object", "object", validation.json_type(fields))
         changes = _check_update(fields)
+        queries.lock_objects(connection, times, [uuid])
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found(KIND)
@@ -645,6 +659,7 @@ def delete_time(context: Context) -> Response:
     with transaction(context.engine, write=True) as connection:
         caller = query_caller(context, connection)
         uuid = _uuid_param(context, "uuid")
+        queries.lock_objects(connection, times, [uuid])
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found("uuid")

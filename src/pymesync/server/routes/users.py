@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema, storage, validation
+from pymesync.server import auth, errors, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -123,6 +123,7 @@ def create_user(context: Context) -> Response:
         require_site_manager(caller, "create users")
         if not caller.site_admin and (fields.get("site_admin") or fields.get("site_manager")):
             raise errors.not_authorized(caller.username, f"set permissions of user {username}")
+        queries.claim_username(connection, username)
         if _find(connection, username) is not None:
             raise errors.username_exists(username)
         created = storage.now_ms()
@@ -191,6 +192,7 @@ def update_user(context: Context) -> Response:
         if "email" in fields and not email:
             fields["email"] = None
         _check_types(fields, skip=("email",))
+        queries.claim_username(connection, username)
         row = _find(connection, username)
         if row is None:
             raise errors.not_found(KIND)
@@ -213,6 +215,7 @@ def delete_user(context: Context) -> Response:
         if not validation.is_username(username):
             raise errors.invalid_identifier("username", username)
         require_site_manager(caller, "delete users")
+        queries.claim_username(connection, username)
         row = _find(connection, username)
         if row is None:
             raise errors.not_found(KIND)
