@@ -213,6 +213,7 @@ def measure(url: str, ports: list[int], updates_each: int) -> Outcome:
     engine.dispose()
 
     latencies = []
+    one = Connection(ports[0])  # the first may have been closed as idle meanwhile
     for step in range(300):
         started = time.perf_counter()
         status, _ = one.post(f"/v1/times/{uuid}", token, {"notes": f"alone {step}"})
