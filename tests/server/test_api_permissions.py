@@ -46,6 +46,10 @@ W ``modify user <u>``, F ``modify fields of user <u> other than site_spectator``
 | update other's email  |  Y  |  Y  |  W  |  W   |  W   |  W   |  W   | W [14]           |
 | delete user           |  Y  |  Y  |  E  |  E   |  E   |  E   |  E   | E [15]           |
 | delete a manager user |  Y  |  E  |  E  |  E   |  E   |  E   |  E   | E [16]           |
+| update an admin       |  Y  |  W  |  W  |  W   |  W   |  W   |  W   | W [17]           |
+| update a manager      |  Y  |  W  |  W  |  W   |  W   |  W   |  W   | W [17]           |
+| update deleted user   | 404u| 404u|  W  |  W   |  W   |  W   |  W   | [18]             |
+| restore deleted user  |  Y  | 404u|  W  |  W   |  W   |  W   |  W   | [18]             |
 
 [1] the owner may always see, update and delete their own time.
 [2] [IMPL] visibility (5.1.1, "verified"): owner, project spectator, site spectator, site admin; an
@@ -65,6 +69,9 @@ W ``modify user <u>``, F ``modify fields of user <u> other than site_spectator``
 [14] docs/server.md: a site manager may edit other users' email ([IMPL]: email is outside step 4).
 [15] [IMPL]: site_manager or site_admin (the spec says admins only; no Rec).
 [16] docs/server.md: a site manager may delete only users who are neither admins nor managers.
+[17] docs/server.md: the rule of [16] also decides who may update whom (issue 13).
+[18] docs/server.md: an update never undeletes; a site admin restores a user by sending ``deleted_at: null``.
+     404u = ``Nonexistent user``; W comes first for callers who may not edit other users at all.
 
 Unpinned rows follow the doc's Rec; where the doc has none, the decision in docs/server.md.
 """
@@ -338,6 +345,18 @@ def _update_other(obj: dict[str, Any], victim_flags: dict[str, bool] | None = No
     return action
 
 
+def _update_deleted_user(obj: dict[str, Any]) -> Action:
+    def action(c: Ctx) -> Any:
+        victim = c.victim()
+        c.api.ok(c.api.delete(f"/users/{victim.username}", c.admin()))
+        resp = c.api.post(f"/users/{victim.username}", obj, c.token)
+        return resp, lambda allowed: _assert_eq(
+            c.admin_get(f"/users/{victim.username}").status, 200 if allowed else 404
+        )
+
+    return action
+
+
 def _delete_user(victim_flags: dict[str, bool]) -> Action:
     def action(c: Ctx) -> Any:
         victim = c.victim(**victim_flags)
@@ -370,6 +389,7 @@ def _authz(text: str) -> Callable[[Ctx], dict]:
 
 
 NOT_VISIBLE = "404"
+NO_USER = "404-user"
 HIDDEN = "hidden"  # a list request that succeeds without the object
 OK = "ok"
 
@@ -434,6 +454,18 @@ MATRIX: list[tuple[str, Action, list[Any]]] = [
     ("update_other_email", _update_other({"email": "changed.mail@example.com"}), [Y, Y] + [A_MODIFY] * 5),
     ("delete_user", _delete_user({}), [Y, Y] + [A_DELETE_USER] * 5),
     ("delete_manager_user", _delete_user({"site_manager": True}), [Y] + [A_DELETE_USER] * 6),
+    (
+        "update_admin",
+        _update_other({"email": "taken.over@example.com"}, {"site_admin": True}),
+        [Y] + [A_MODIFY] * 6,
+    ),
+    ("update_manager", _update_other({"site_spectator": True}, {"site_manager": True}), [Y] + [A_MODIFY] * 6),
+    (
+        "update_deleted_user",
+        _update_deleted_user({"email": "back.again@example.com"}),
+        [NO_USER, NO_USER] + [A_MODIFY] * 5,
+    ),
+    ("restore_deleted_user", _update_deleted_user({"deleted_at": None}), [Y, NO_USER] + [A_MODIFY] * 5),
 ]
 
 CASES = [
@@ -474,6 +506,9 @@ def test_permission(
         allowed = False
     elif expected == NOT_VISIBLE:
         assert resp.json == not_found("time")
+        allowed = False
+    elif expected == NO_USER:
+        assert resp.json == not_found("user")
         allowed = False
     else:
         assert resp.status == 401

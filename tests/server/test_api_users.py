@@ -240,14 +240,69 @@ def test_update_by_admin_answers_with_get_form(world: World) -> None:
     assert api.get("/users/loner", world.token("member")).json == resp.json
 
 
-def test_update_undeletes(world: World) -> None:
+def test_update_never_undeletes_implicitly(world: World) -> None:
+    """Issue 13, finding 3: an update of a deleted user is 404 and leaves it deleted, even by an admin."""
     api = world.api
     admin = api.admin_token()
     assert api.delete("/users/loner", admin).status == 200
-    assert api.get("/users/loner", admin).json == not_found("user")
-    resp = api.post("/users/loner", {"display_name": "Returned"}, admin)
+    before = api.get("/users/loner", admin, include_deleted="true").json
+    for obj in ({}, {"display_name": "Returned"}, {"deleted_at": False}, {"deleted_at": ""}):
+        assert api.post("/users/loner", obj, admin).json == not_found("user"), obj
+    assert api.get("/users/loner", admin, include_deleted="true").json == before
+    assert api.login("loner", PASSWORD).status == 401
+
+
+def test_site_admin_restores_a_user_by_sending_deleted_at_null(world: World) -> None:
+    api = world.api
+    admin = api.admin_token()
+    assert api.delete("/users/loner", admin).status == 200
+    resp = api.post("/users/loner", {"deleted_at": None, "display_name": "Returned"}, admin)
     assert resp.json == _user("loner", display_name="Returned", meta="no roles", updated_at=today())
-    assert api.get("/users/loner", admin).status == 200
+    assert api.get("/users/loner", admin).json == resp.json
+    assert api.login("loner", PASSWORD).status == 200
+    # on a user who is not deleted, deleted_at: null changes nothing
+    assert api.post("/users/loner", {"deleted_at": None}, admin).json == resp.json
+
+
+@pytest.mark.parametrize("who", ["sitemgr", "loner"])
+def test_only_a_site_admin_may_restore(world: World, who: str) -> None:
+    """A site manager cannot bring back a deleted admin (issue 13, finding 3)."""
+    api = world.api
+    admin = api.admin_token()
+    api.create_user("admin2", site_admin=True)
+    old_token = api.token("admin2")
+    assert api.delete("/users/admin2", admin).status == 200
+    before = api.get("/users/admin2", admin, include_deleted="true").json
+    for obj in ({}, {"deleted_at": None}, {"email": "back@example.com"}):
+        resp = api.post("/users/admin2", obj, world.token(who))
+        if who == "loner":
+            assert resp.json == authz("loner", "modify user admin2"), obj
+        else:
+            assert resp.json == not_found("user"), obj
+    assert api.get("/users/admin2", admin, include_deleted="true").json == before
+    assert api.login("admin2", PASSWORD).status == 401
+    assert api.get("/users", old_token).status == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "flags"), [("admin2", {"site_admin": True}), ("manager2", {"site_manager": True})]
+)
+@pytest.mark.parametrize(
+    "obj", [{"email": "taken.over@example.com"}, {"site_spectator": True}, {"site_spectator": False}]
+)
+def test_site_manager_may_not_change_admins_or_managers(
+    world: World, target: str, flags: dict, obj: dict
+) -> None:
+    """The rule of delete also holds for update: managers touch only plain users (issue 13, finding 3)."""
+    api = world.api
+    api.create_user(target, email="own@example.com", site_spectator=True, **flags)
+    before = api.get(f"/users/{target}", api.admin_token()).json
+    resp = api.post(f"/users/{target}", obj, world.token("sitemgr"))
+    assert resp.json == authz("sitemgr", f"modify user {target}")
+    assert api.get(f"/users/{target}", api.admin_token()).json == before
+    # a plain user is still theirs to change, and the admin may change anyone
+    assert api.post("/users/loner", obj, world.token("sitemgr")).status == 200
+    assert api.post(f"/users/{target}", obj, api.admin_token()).status == 200
 
 
 def test_failed_update_leaves_deleted_user_untouched(world: World) -> None:

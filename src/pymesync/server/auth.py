@@ -43,6 +43,15 @@ class Caller:
         return self.site_manager or self.site_admin
 
 
+def may_manage_user(caller: Caller, *, site_admin: bool, site_manager: bool) -> bool:
+    """Whether ``caller`` may change or delete another user who holds these site flags.
+
+    One rule for update and delete: site admins manage everyone; site managers only users with
+    neither flag, so a manager can neither take over nor lock out an admin or a fellow manager.
+    """
+    return caller.site_admin or (caller.site_manager and not (site_admin or site_manager))
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
