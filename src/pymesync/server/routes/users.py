@@ -208,11 +208,11 @@ def update_user(context: Context) -> Response:
         changes = dict(fields)
         if row.deleted_at is not None:
             changes["deleted_at"] = None
+        now = storage.now_ms()
         if "password" in changes:
             changes["password"] = auth.password_for_storage(changes["password"])
-        connection.execute(
-            sa.update(users).where(users.c.id == row.id).values(**changes, updated_at=storage.now_ms())
-        )
+            storage.void_tokens(connection, row.id, now)
+        connection.execute(sa.update(users).where(users.c.id == row.id).values(**changes, updated_at=now))
         updated = connection.execute(sa.select(users).where(users.c.id == row.id)).one()
         return json_response(render(updated))
 
@@ -234,6 +234,7 @@ def delete_user(context: Context) -> Response:
         connection.execute(
             sa.update(users).where(users.c.id == row.id).values(deleted_at=now, updated_at=now)
         )
+        storage.void_tokens(connection, row.id, now)
     return empty_response()
 
 
