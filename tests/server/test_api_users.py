@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import string
+import sys
 from typing import Any
 
 import bcrypt
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pymesync.server import storage
 
 from .helpers import (
     PASSWORD,
@@ -352,6 +358,92 @@ def test_update_unknown_user(shared_world: World) -> None:
     assert world.api.post("/users/ghost", {"display_name": "G"}, world.token("loner")).json == authz(
         "loner", "modify user ghost"
     )
+
+
+# -- usernames are unique regardless of case (issue 13, finding 10) --------------------------------
+
+#: Every character whose casefold is an ASCII letter, by that letter: the letter's two cases, plus the
+#: Kelvin sign for k and the long s for s. Usernames are ASCII (7.2), so those spellings are refused.
+_SAME_FOLD: dict[str, list[str]] = {letter: [] for letter in string.ascii_lowercase}
+for _code in range(sys.maxunicode + 1):
+    _folded = chr(_code).casefold()
+    if _folded in _SAME_FOLD:
+        _SAME_FOLD[_folded].append(chr(_code))
+
+_USERNAME_CHARS = string.ascii_letters + string.digits + "_~-"
+
+
+def _same_fold_spellings(char: str) -> list[str]:
+    return _SAME_FOLD.get(char.lower(), [char])
+
+
+def _folded_names(api: Api, name: str) -> list[str]:
+    listed = api.get("/users", api.admin_token(), include_deleted="true").json
+    return [u["username"] for u in listed if u["username"].casefold() == name.casefold()]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_no_second_user_whose_name_differs_only_in_case(shared_world: World, data: st.DataObject) -> None:
+    api = shared_world.api
+    name = unique("u") + data.draw(st.text(_USERNAME_CHARS, min_size=1, max_size=12), label="suffix")
+    api.create_user(name)
+    variant = "".join(data.draw(st.sampled_from(_same_fold_spellings(c))) for c in name)
+    resp = api.post("/users", {"username": variant, "password": "pw"}, api.admin_token())
+    if variant.isascii():
+        assert resp.json == error(
+            409, "Username already exists", f"username {variant} already exists", [variant]
+        )
+    else:
+        assert resp.json == _uf("username", "valid username", "string")
+    assert _folded_names(api, name) == [name]
+    # the user keeps answering to its exact name only
+    assert api.get(f"/users/{name}", api.admin_token()).json["username"] == name
+    if variant != name and variant.isascii():
+        assert api.get(f"/users/{variant}", api.admin_token()).json == not_found("user")
+
+
+def test_case_variant_of_a_deleted_user_is_refused(world: World) -> None:
+    api = world.api
+    assert api.delete("/users/member2", api.admin_token()).status == 200
+    resp = api.post("/users", {"username": "MEMBER2", "password": "pw"}, api.admin_token())
+    assert resp.status == 409
+
+
+def _insert_users(server: Any, *names: str) -> None:
+    """Users stored by another program that did not check case (the reference server, a script)."""
+    engine = storage.create_engine(server.database_url)
+    try:
+        with storage.transaction(engine, write=True) as connection:
+            for name in names:
+                storage.insert_user(connection, name, f"{name} pw", bcrypt_rounds=4)
+    finally:
+        engine.dispose()
+
+
+def test_stored_pairs_that_differ_in_case_keep_working(server: Any, api: Api) -> None:
+    _insert_users(server, "Alice", "alice")
+    admin = api.admin_token()
+    for name in ("Alice", "alice"):
+        token = api.login(name, f"{name} pw").json["token"]
+        assert api.get(f"/users/{name}", token).json["username"] == name
+        changed = api.post(f"/users/{name}", {"display_name": f"I am {name}"}, token)
+        assert changed.json["display_name"] == f"I am {name}"
+        assert api.login(name, "Alice pw" if name == "alice" else "alice pw").status == 401
+    names = {u["username"]: u["display_name"] for u in api.get("/users", admin).json}
+    assert (names["Alice"], names["alice"]) == ("I am Alice", "I am alice")
+    assert api.post("/users", {"username": "ALICE", "password": "pw"}, admin).status == 409
+
+
+@pytest.mark.parametrize(("stored", "wanted"), [("ſam", "SAM"), ("\u212aate", "kate"), ("maß", "MASS")])
+def test_names_stored_with_non_ascii_letters_block_their_plain_look_alikes(
+    server: Any, api: Api, stored: str, wanted: str
+) -> None:
+    """Caseless matching (casefold), not lower(): ``"ſam".lower()`` stays ``"ſam"``; it folds to ``sam``."""
+    _insert_users(server, stored)
+    resp = api.post("/users", {"username": wanted, "password": "pw"}, api.admin_token())
+    assert resp.status == 409
+    assert wanted not in [u["username"] for u in api.get("/users", api.admin_token()).json]
 
 
 def test_delete(world: World) -> None:

@@ -246,6 +246,19 @@ def user_exists(connection: Connection, username: str) -> bool:
     return connection.execute(query).first() is not None
 
 
+def username_taken(connection: Connection, username: str) -> bool:
+    """Whether a user (deleted or not) has this name in any case, so ``Admin`` cannot join ``admin``.
+
+    Names compare by Unicode caseless matching (``str.casefold``), not ``lower``: it also folds ``ß``
+    to ``ss`` and the Kelvin sign or long s to ``k`` and ``s``, so a name another program stored with
+    such letters still blocks its plain look-alike. Databases cannot casefold, so every name is read;
+    creating users is rare. Lookups stay exact: pairs already stored both keep working.
+    """
+    wanted = username.casefold()
+    names = connection.execute(sa.select(schema.users.c.username)).scalars()
+    return any(name.casefold() == wanted for name in names)
+
+
 def set_password(connection: Connection, username: str, password: str) -> bool:
     """Replace a user's password and void their tokens; False when there is no such user."""
     users = schema.users

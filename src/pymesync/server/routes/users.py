@@ -126,7 +126,7 @@ def create_user(context: Context) -> Response:
         if not caller.site_admin and (fields.get("site_admin") or fields.get("site_manager")):
             raise errors.not_authorized(caller.username, f"set permissions of user {username}")
         queries.claim_username(connection, username)
-        if _find(connection, username) is not None:
+        if storage.username_taken(connection, username):
             raise errors.username_exists(username)
         created = storage.now_ms()
         values = {name: fields.get(name) for name in ("display_name", "email", "meta")}
