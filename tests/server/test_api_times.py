@@ -370,6 +370,9 @@ def test_create_empty_activities_uses_default(shared_world: World) -> None:
     assert world.api.post("/times", obj, world.token("member")).json == bad_object(
         "The time is missing a activities"
     )
+    # nothing was stored without an activity
+    day = {"start": "2015-07-30", "end": "2015-07-30"}
+    assert world.api.get("/times", world.token("member"), user="member", project="pgd", **day).json == []
 
 
 def test_create_date_with_time_part_and_empty_issue_uri(shared_world: World) -> None:
