@@ -165,16 +165,12 @@ def add_revision(
 ) -> int:
     """Write the next revision of a revisioned object and retire the current row.
 
-    Returns the new row's id. ``created_at`` and ``uuid`` carry over; ``deleted_at`` is cleared.
+    Returns the new row's id. Everything not in ``changes`` carries over, ``deleted_at`` too: only
+    a restore, which puts ``deleted_at: None`` in ``changes``, undeletes.
     """
     values = {name: value for name, value in current._mapping.items() if name != "id"}
     values.update(changes)
-    values.update(
-        revision=(current.revision or 1) + 1,
-        newest=True,
-        updated_at=storage.now_ms(),
-        deleted_at=None,
-    )
+    values.update(revision=(current.revision or 1) + 1, newest=True, updated_at=storage.now_ms())
     connection.execute(sa.update(table).where(table.c.uuid == current.uuid).values(newest=False))
     return insert_id(connection, sa.insert(table).values(values))
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
@@ -245,11 +246,49 @@ def user_exists(connection: Connection, username: str) -> bool:
     return connection.execute(query).first() is not None
 
 
+def username_taken(connection: Connection, username: str) -> bool:
+    """Whether a user (deleted or not) has this name in any case, so ``Admin`` cannot join ``admin``.
+
+    Names compare by Unicode caseless matching (``str.casefold``), not ``lower``: it also folds ``ß``
+    to ``ss`` and the Kelvin sign or long s to ``k`` and ``s``, so a name another program stored with
+    such letters still blocks its plain look-alike. Databases cannot casefold, so every name is read;
+    creating users is rare. Lookups stay exact: pairs already stored both keep working.
+    """
+    wanted = username.casefold()
+    names = connection.execute(sa.select(schema.users.c.username)).scalars()
+    return any(name.casefold() == wanted for name in names)
+
+
 def set_password(connection: Connection, username: str, password: str) -> bool:
-    """Replace a user's password; False when there is no such user."""
-    result = connection.execute(
-        sa.update(schema.users)
-        .where(schema.users.c.username == username)
-        .values(password=auth.password_for_storage(password), updated_at=now_ms())
+    """Replace a user's password and void their tokens; False when there is no such user."""
+    users = schema.users
+    user_id = connection.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
+    if user_id is None:
+        return False
+    changed = now_ms()
+    connection.execute(
+        sa.update(users)
+        .where(users.c.id == user_id)
+        .values(password=auth.password_for_storage(password), updated_at=changed)
     )
-    return result.rowcount > 0
+    void_tokens(connection, user_id, changed)
+    return True
+
+
+def void_tokens(connection: Connection, user_id: int, changed_at: int) -> None:
+    """Refuse the user's tokens issued at or before ``changed_at`` (epoch ms): their password changed,
+    or they were deleted. Tokens issued later (see :func:`token_floor`) are not affected."""
+    table = schema.credential_changes
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(user_id=user_id, changed_at=changed_at)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.user_id], set_={"changed_at": statement.excluded.changed_at}
+        )
+    )
+
+
+def token_floor(changed_at: int | None) -> int | None:
+    """The earliest ``iat`` a new token may carry: after the last credential change, even one made in
+    this same millisecond or by a machine whose clock runs ahead, so the token is not refused."""
+    return None if changed_at is None else changed_at + 1

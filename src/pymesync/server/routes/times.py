@@ -41,6 +41,8 @@ KIND = "time"
 PAGE = 1000
 MAX_DURATION = 2**31 - 1
 UPDATABLE = ("duration", "user", "project", "activities", "notes", "issue_uri", "date_worked")
+#: Sent as ``null`` by a site admin, it restores a deleted time; no other update touches a deleted time.
+RESTORE = "deleted_at"
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -250,6 +252,16 @@ def _is_visible(connection: Connection, caller: auth.Caller, row: Row[Any]) -> b
         return True
     role = queries.project_role(connection, caller.id, str(row.project))
     return role is not None and role["spectator"]
+
+
+def _refusal(
+    connection: Connection, caller: auth.Caller, row: Row[Any], action: str, kind: str
+) -> errors.ApiError:
+    """Why ``caller`` may not ``action`` this time: 404 (as GET says) when they may not even see it,
+    so the answer gives away neither that it exists nor whose it is."""
+    if not _is_visible(connection, caller, row):
+        return errors.not_found(kind)
+    return errors.not_authorized(caller.username, action)
 
 
 def _date_bound(context: Context, key: str) -> dt.date | None:
@@ -578,7 +590,7 @@ def _check_update(fields: dict[str, Any]) -> dict[str, Any]:
     if isinstance(fields.get("duration"), dict):
         raise _type_error("duration", "number", fields["duration"])
     for name in fields:
-        if name not in UPDATABLE:
+        if name not in UPDATABLE and not (name == RESTORE and fields[name] is None):
             raise errors.unknown_field(KIND, name)
     for name, expected in (
         ("duration", "number"),
@@ -626,8 +638,12 @@ def update_time(context: Context) -> Response:
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found(KIND)
+        if current.deleted_at is not None and not (RESTORE in fields and caller.site_admin):
+            raise errors.not_found(KIND)
         if current.user != caller.id and not caller.site_admin:
-            raise errors.not_authorized(caller.username, f"create objects for {current.username}")
+            raise _refusal(connection, caller, current, f"update time {uuid}", KIND)
+        if current.deleted_at is not None:
+            changes["deleted_at"] = None
         if "user" in fields:
             owner = queries.user_ids(connection, [fields["user"]]).get(fields["user"])
             if owner is None:
@@ -664,7 +680,7 @@ def delete_time(context: Context) -> Response:
         if current is None:
             raise errors.not_found("uuid")
         if current.user != caller.id and not caller.manages_site:
-            raise errors.not_authorized(caller.username, f"delete time {uuid}")
+            raise _refusal(connection, caller, current, f"delete time {uuid}", "uuid")
         if current.deleted_at is None:
             connection.execute(
                 sa.update(times).where(times.c.id == current.id).values(deleted_at=storage.now_ms())
