@@ -23,6 +23,9 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "config": ("_setup", "config", "Read or change settings (get, set, path)."),
         "completion": ("_setup", "completion", "Print the shell completion script (bash, zsh, fish)."),
     },
+    "Logging time": {
+        "log": ("_log", "log", "Log time: timesync log 1h30m PROJECT [ACTIVITY...]."),
+    },
 }
 
 _COMMANDS = {name: spec for section in SECTIONS.values() for name, spec in section.items()}
@@ -84,7 +87,7 @@ class TimesyncGroup(click.Group):
 _VERBOSE = 0
 
 
-@click.group(cls=TimesyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="timesync", cls=TimesyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--profile", "-P", metavar="NAME", help="Profile to use (default: from config, or 'default').")
 @click.option(
     "--color",
