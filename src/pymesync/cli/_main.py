@@ -26,6 +26,12 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
     "Logging time": {
         "log": ("_log", "log", "Log time: timesync log 1h30m PROJECT [ACTIVITY...]."),
     },
+    "Timers": {
+        "start": ("_timer", "start", "Start a timer on a project."),
+        "stop": ("_timer", "stop", "Stop the timer and log its time."),
+        "cancel": ("_timer", "cancel", "Drop the running timer without logging anything."),
+        "status": ("_timer", "status", "Show the timer and today's and this week's totals."),
+    },
 }
 
 _COMMANDS = {name: spec for section in SECTIONS.values() for name, spec in section.items()}
