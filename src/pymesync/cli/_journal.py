@@ -25,3 +25,19 @@ def last(profile: str) -> dict[str, Any] | None:
 
 def clear(profile: str) -> None:
     _path(profile).unlink(missing_ok=True)
+
+
+def _last_created_path(profile: str) -> Path:
+    return _path(profile).with_name(_path(profile).name.replace("undo-", "last-"))
+
+
+def remember_created(profile: str, uuid: str | None) -> None:
+    """What ``edit last`` and ``rm last`` mean: the last entry this command line created."""
+    if uuid:
+        write_json(_last_created_path(profile), {"uuid": uuid})
+
+
+def last_created(profile: str) -> str | None:
+    found = read_json(_last_created_path(profile))
+    uuid = found.get("uuid") if isinstance(found, dict) else None
+    return uuid if isinstance(uuid, str) else None

@@ -103,6 +103,7 @@ def create_entry(
     if not created.activities and not activities and project.default_activity:
         created = _with_activities(created, (project.default_activity,))
     _journal.record(app.profile, "created", uuid=created.uuid, summary=describe(created))
+    _journal.remember_created(app.profile, created.uuid)
     return created
 
 

@@ -32,6 +32,13 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "cancel": ("_timer", "cancel", "Drop the running timer without logging anything."),
         "status": ("_timer", "status", "Show the timer and today's and this week's totals."),
     },
+    "Browsing and fixing": {
+        "ls": ("_browse", "ls", "List entries, with daily subtotals."),
+        "show": ("_browse", "show", "Show one entry."),
+        "edit": ("_browse", "edit", "Change an entry (or 'last')."),
+        "rm": ("_browse", "rm", "Delete entries."),
+        "undo": ("_browse", "undo", "Revert the last change made with this command line."),
+    },
 }
 
 _COMMANDS = {name: spec for section in SECTIONS.values() for name, spec in section.items()}

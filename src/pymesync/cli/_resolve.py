@@ -50,7 +50,7 @@ def activities(client: Client, words: Sequence[str]) -> list[str]:
 
 
 def entry(client: Client, word: str, user: str | None, today: datetime.date) -> Time:
-    """An entry by its uuid, or an unambiguous uuid prefix among the user's recent entries."""
+    """An entry by its uuid, or an unambiguous uuid prefix of the user's entries (recent ones first)."""
     from pymesync.errors import NotFoundError, ValidationError
 
     word = word.strip().lower()
@@ -64,11 +64,17 @@ def entry(client: Client, word: str, user: str | None, today: datetime.date) -> 
             f"entry {word!r}: give a uuid or at least its first 4 characters (see 'timesync ls')"
         )
     start = today - datetime.timedelta(days=RECENT_DAYS)
-    recent = client.times.list(user=user, start=start) if user else client.times.list(start=start)
-    found = [item for item in recent if (item.uuid or "").startswith(word)]
+    by_user = {"user": user} if user else {}
+    found = _starting_with(client.times.list(**by_user, start=start), word)
+    if not found:  # an entry on an older day: look through all of them, once
+        found = _starting_with(client.times.list(**by_user), word)
     if not found:
-        raise CliError(f"no entry starting with {word} in the last {RECENT_DAYS} days", ExitCode.NOT_FOUND)
+        raise CliError(f"no entry starting with {word}", ExitCode.NOT_FOUND)
     if len(found) > 1:
         shown = ", ".join(sorted(item.uuid or "" for item in found)[:5])
         raise usage_error(f"entry {word!r} is ambiguous: {shown}")
     return found[0]
+
+
+def _starting_with(entries: Iterable[Time], prefix: str) -> list[Time]:
+    return [item for item in entries if (item.uuid or "").startswith(prefix)]
