@@ -28,6 +28,10 @@ USER = ("alice", "alicepass")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningServer]:
+    yield from seeded_server()
+
+
+def seeded_server() -> Iterator[RunningServer]:
     with serve(admin=ADMIN) as running:
         create_user(running.database_url, *USER)
         with Client(running.base_url, username=ADMIN[0], password=ADMIN[1]) as admin:

@@ -39,6 +39,11 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "rm": ("_browse", "rm", "Delete entries."),
         "undo": ("_browse", "undo", "Revert the last change made with this command line."),
     },
+    "Reports": {
+        "report": ("_report", "report", "Totals per day, week, month, project, activity or user."),
+        "today": ("_report", "today", "Today's entries and total."),
+        "week": ("_report", "week", "This week's hours per day and project."),
+    },
 }
 
 _COMMANDS = {name: spec for section in SECTIONS.values() for name, spec in section.items()}
