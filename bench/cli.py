@@ -91,7 +91,7 @@ def main() -> None:
         ):
             ours, theirs = median_ms(command, env), median_ms(script, env)
             print(
-                f"timesync {name:<12} {ours:7.1f} ms   raw http.client {theirs:7.1f} ms   ({ours / theirs:.2f}x)"
+                f"timesync {name:<12} {ours:7.1f} ms   raw {theirs:7.1f} ms   ({ours / theirs:.2f}x)"
             )
 
 
