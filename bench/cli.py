@@ -90,9 +90,7 @@ def main() -> None:
             ("today", [*TIMESYNC, "today"], [*raw, "today"]),
         ):
             ours, theirs = median_ms(command, env), median_ms(script, env)
-            print(
-                f"timesync {name:<12} {ours:7.1f} ms   raw {theirs:7.1f} ms   ({ours / theirs:.2f}x)"
-            )
+            print(f"timesync {name:<12} {ours:7.1f} ms   raw {theirs:7.1f} ms   ({ours / theirs:.2f}x)")
 
 
 if __name__ == "__main__":
