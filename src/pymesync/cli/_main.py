@@ -44,6 +44,15 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "today": ("_report", "today", "Today's entries and total."),
         "week": ("_report", "week", "This week's hours per day and project."),
     },
+    "Catalogue": {
+        "projects": (
+            "_catalogue",
+            "projects",
+            "Projects and their members: ls, show, add, update, rm, members.",
+        ),
+        "activities": ("_catalogue", "activities", "Activities: ls, add, update, rm."),
+        "users": ("_catalogue", "users", "Users: ls, show, add, update, rm."),
+    },
 }
 
 _COMMANDS = {name: spec for section in SECTIONS.values() for name, spec in section.items()}
