@@ -165,6 +165,15 @@ class Session:
             return received_at + lifetime - margin
         return float(exp) / 1000 - margin
 
+    def password_changed(self, password: str) -> None:
+        """Our own password was changed through us: log in with the new one from now on.
+
+        Servers may refuse tokens issued before a password change (pymesync's does), so the next request
+        is refused and we log in again, which needs the new password.
+        """
+        if self._password is not None:
+            self._password = password
+
     def _expiring(self) -> bool:
         return self._renew_at is not None and time.time() >= self._renew_at
 
@@ -450,8 +459,12 @@ def update(session: Session, kind: Kind[M], ident: str | M, changes: Mapping[str
     key = ident_of(kind, ident)
     if not changes:
         raise ValidationError(f"{kind.name} object: nothing to update")
-    obj = yield from _sendable(kind, prepare(session, kind, changes, create=False))
+    obj = prepare(session, kind, changes, create=False)
+    new_password = obj.get("password") if kind.name == "user" and key == session.username else None
+    obj = yield from _sendable(kind, obj)
     data = yield from session.call(lambda token: _wire.post(kind.path, token, obj, key))
+    if isinstance(new_password, str):
+        session.password_changed(new_password)
     return kind.model.from_dict(data)
 
 

@@ -93,6 +93,25 @@ def test_token_only_client_reports_the_rejection(
     assert token is not None and token not in str(info.value)
 
 
+def test_changing_our_own_password_keeps_the_client_working(
+    make_client: ClientFactory, proxy: Proxy, unique: Any
+) -> None:
+    """The server voids tokens issued before a password change; the client logs in with the new one."""
+    name = unique("changer")
+    with Client(proxy.base_url, username=ADMIN[0], password=ADMIN[1]) as admin:
+        admin.users.create(username=name, password="old password")
+    client = make_client(proxy.base_url, username=name, password="old password")
+    client.users[name]
+    client.users.update(name, password="new password")
+    assert client.users[name].username == name  # refused once, then a login with the new password
+    logins = [r for r in proxy.requests if r.startswith(b"POST /v1/login ") and name.encode() in r]
+    assert len(logins) == 2 and b"new password" in logins[-1]
+    # a change of someone else's password leaves our credentials alone
+    with Client(proxy.base_url, username=ADMIN[0], password=ADMIN[1]) as admin:
+        admin.users.update(name, password="third password")
+        assert admin.users[name].username == name
+
+
 def test_needs_credentials_or_a_token() -> None:
     with pytest.raises(ValueError, match="username and password, a token"):
         Client("http://127.0.0.1:9/v1")

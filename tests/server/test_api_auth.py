@@ -7,8 +7,12 @@ import json
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+
+from pymesync.server import auth, cli, schema, storage
 
 from .helpers import BAD_TOKEN, MISSING_CREDENTIALS, PASSWORD, Api, World, error, q
 
@@ -143,10 +147,103 @@ def test_deleted_user_cannot_log_in_and_old_token_stops_working(world: World) ->
     assert api.login("member", PASSWORD).json == _auth_failure("Incorrect username or password")
     assert api.get("/times", old_token).json == BAD_TOKEN
     assert api.post("/times", {"duration": 1}, old_token).json == BAD_TOKEN
-    # An update undeletes the user (5.4.3): login works again.
-    assert api.post("/users/member", {"display_name": "Back"}, api.admin_token()).status == 200
-    assert api.login("member", PASSWORD).status == 200
+    # A site admin restores the user on purpose (docs/server.md): login works again, but the tokens
+    # from before the delete stay void (issue 13).
+    assert api.post("/users/member", {"deleted_at": None}, api.admin_token()).status == 200
+    fresh = api.login("member", PASSWORD).json["token"]
+    assert api.get("/times", fresh).status == 200
+    assert api.get("/times", old_token).json == BAD_TOKEN
+
+
+# -- password changes void older tokens (issue 13, finding 4) --------------------------------------
+
+
+def _engine(server: Any) -> sa.Engine:
+    return storage.create_engine(server.database_url)
+
+
+def _changed_at(server: Any, username: str) -> int:
+    """What the server recorded for the user's last password change, in epoch ms."""
+    engine = _engine(server)
+    try:
+        with storage.transaction(engine) as connection:
+            query = (
+                sa.select(schema.credential_changes.c.changed_at)
+                .join(schema.users, schema.users.c.id == schema.credential_changes.c.user_id)
+                .where(schema.users.c.username == username)
+            )
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _token_issued_at(server: Any, username: str, issued_at: int) -> str:
+    """A token the server itself could have issued at ``issued_at`` (its secret is in its database)."""
+    engine = _engine(server)
+    try:
+        secret = storage.token_secret(engine)
+    finally:
+        engine.dispose()
+    return auth.make_token(secret, "timesync", username, lifetime=1800, issued_at=issued_at)
+
+
+@pytest.mark.parametrize("changed_by", ["self", "admin"])
+def test_password_change_voids_older_tokens(server: Any, world: World, changed_by: str) -> None:
+    api = world.api
+    old_token = world.token("member")
     assert api.get("/times", old_token).status == 200
+    changer = old_token if changed_by == "self" else api.admin_token()
+    assert api.post("/users/member", {"password": "brand new"}, changer).status == 200
+    assert api.get("/times", old_token).json == BAD_TOKEN
+    assert api.post("/times/" + world.times["m1"]["uuid"], {"notes": "x"}, old_token).json == BAD_TOKEN
+    assert api.delete("/times/" + world.times["m1"]["uuid"], old_token).json == BAD_TOKEN
+    assert api.login("member", PASSWORD).json == _auth_failure("Incorrect username or password")
+    fresh = api.login("member", "brand new").json["token"]
+    assert api.get("/times", fresh).status == 200
+    # other users' tokens, the admin's included, are untouched
+    assert api.get("/times", world.token("member2")).status == 200
+    assert api.get("/times", api.admin_token()).status == 200
+    # a token from the very millisecond of the change may predate it: refused; one after it works
+    changed_at = _changed_at(server, "member")
+    assert api.get("/times", _token_issued_at(server, "member", changed_at)).json == BAD_TOKEN
+    assert api.get("/times", _token_issued_at(server, "member", changed_at + 1)).status == 200
+
+
+def test_updates_without_a_password_keep_tokens(world: World) -> None:
+    api = world.api
+    token = world.token("member")
+    assert api.post("/users/member", {"display_name": "Still Me"}, token).status == 200
+    assert api.post("/users/member", {"display_name": "Still Me"}, api.admin_token()).status == 200
+    assert api.get("/times", token).status == 200
+
+
+def test_login_right_after_a_change_gets_a_token_that_works(server: Any, world: World) -> None:
+    """Even when the change is stamped later than this server's clock (the same millisecond, or another
+    machine whose clock runs ahead), a login after it gets a token newer than the change."""
+    api = world.api
+    assert api.post("/users/member", {"password": "brand new"}, api.admin_token()).status == 200
+    ahead = int(time.time() * 1000) + 60_000
+    engine = _engine(server)
+    try:
+        with storage.transaction(engine, write=True) as connection:
+            connection.execute(sa.update(schema.credential_changes).values(changed_at=ahead))
+    finally:
+        engine.dispose()
+    token = api.login("member", "brand new").json["token"]
+    assert json.loads(_decode(token.split(".")[1]))["iat"] == ahead + 1
+    assert api.get("/times", token).status == 200
+
+
+def test_cli_set_password_voids_older_tokens(
+    server: Any, world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = world.api
+    old_token = world.token("member")
+    monkeypatch.setenv("TIMESYNC_USER_PASSWORD", "from the shell")
+    assert cli.main(["user", "set-password", "member", "--database", server.database_url]) == 0
+    assert "Changed the password of member" in capsys.readouterr().out
+    assert api.get("/times", old_token).json == BAD_TOKEN
+    assert api.get("/times", api.login("member", "from the shell").json["token"]).status == 200
 
 
 def test_expired_token_is_refused(start_server: Callable[..., Api]) -> None:

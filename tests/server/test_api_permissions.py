@@ -11,9 +11,10 @@ use a time the actor logged in a separate project where the actor is a member, s
 on the role.
 
 Expectation table (Y = allowed; a letter = refused with 401 ``<caller> is not authorized to <action>``;
-404 = ``Nonexistent time``; "-" = absent from a 200 list). The refusal actions:
+404 = ``Nonexistent time``, 404d = ``Nonexistent uuid`` (DELETE's word); "-" = absent from a 200 list).
+The refusal actions:
 T ``create time entries for project <slug>.``, O ``create time entries for <user>``,
-U ``create objects for <owner>``, D ``delete time <uuid>``, C ``create projects``,
+U ``update time <uuid>``, D ``delete time <uuid>``, C ``create projects``,
 M ``make changes to <project name>``, X ``delete project <slug>``, A ``create activities``,
 A2 ``update activities``, A3 ``delete activities``, N ``create users``, P ``set permissions of user <self>``,
 W ``modify user <u>``, F ``modify fields of user <u> other than site_spectator``, E ``delete users``.
@@ -26,9 +27,11 @@ W ``modify user <u>``, F ``modify fields of user <u> other than site_spectator``
 | create own time in P  |  Y  |  T  |  T  |  T   |  Y   |  T   |  T   | T [3]            |
 | create time for other |  O  |  O  |  O  |  O   |  O   |  O   |  O   | O [4]            |
 | update own time       |  Y  |  Y  |  Y  |  Y   |  Y   |  Y   |  Y   | [1]              |
-| update other's time   |  Y  |  U  |  U  |  U   |  U   |  U   |  U   | U [5]            |
+| update other's time   |  Y  | 404 |  U  | 404  | 404  |  U   | 404  | U [5]            |
+| update own deleted    | 404 | 404 | 404 | 404  | 404  | 404  | 404  | [19]             |
+| restore other's time  |  Y  | 404 | 404 | 404  | 404  | 404  | 404  | [19]             |
 | delete own time       |  Y  |  Y  |  Y  |  Y   |  Y   |  Y   |  Y   | [1]              |
-| delete other's time   |  Y  |  Y  |  D  |  D   |  D   |  D   |  D   | D [6]            |
+| delete other's time   |  Y  |  Y  |  D  | 404d | 404d |  D   | 404d | D [6]            |
 | create project        |  Y  |  Y  |  C  |  C   |  C   |  C   |  C   | C                |
 | update project        |  Y  |  Y  |  M  |  Y   |  M   |  M   |  M   | M                |
 | update project users  |  Y  |  Y  |  M  |  Y   |  M   |  M   |  M   | M                |
@@ -46,14 +49,20 @@ W ``modify user <u>``, F ``modify fields of user <u> other than site_spectator``
 | update other's email  |  Y  |  Y  |  W  |  W   |  W   |  W   |  W   | W [14]           |
 | delete user           |  Y  |  Y  |  E  |  E   |  E   |  E   |  E   | E [15]           |
 | delete a manager user |  Y  |  E  |  E  |  E   |  E   |  E   |  E   | E [16]           |
+| update an admin       |  Y  |  W  |  W  |  W   |  W   |  W   |  W   | W [17]           |
+| update a manager      |  Y  |  W  |  W  |  W   |  W   |  W   |  W   | W [17]           |
+| update deleted user   | 404u| 404u|  W  |  W   |  W   |  W   |  W   | [18]             |
+| restore deleted user  |  Y  | 404u|  W  |  W   |  W   |  W   |  W   | [18]             |
 
 [1] the owner may always see, update and delete their own time.
 [2] [IMPL] visibility (5.1.1, "verified"): owner, project spectator, site spectator, site admin; an
     invisible time is a 404 (8.6). Site managers and project managers without spectator do not see it.
 [3] site_admin is pinned by the reference tests; otherwise the project's member flag (Rec 3.6 / 12).
 [4] pinned: nobody logs time for someone else, admins included.
-[5] pinned: owner or site_admin.
-[6] spec and [IMPL] agree: owner, site_manager, site_admin.
+[5] pinned: owner or site_admin. A caller who may not see the time gets GET's 404 and the text names no
+    owner (issue 13; the reference answers ``create objects for <owner>``).
+[6] spec and [IMPL] agree: owner, site_manager, site_admin; refused callers who may not see the time get
+    the 404 of an unknown uuid (issue 13).
 [7] project managers may delete their project (Rec 5.2.5).
 [8] admin OR site manager (Rec 5.4.2; the reference needs both).
 [9] password, display_name, email and meta of oneself, site managers included (Rec 5.4.3).
@@ -65,6 +74,11 @@ W ``modify user <u>``, F ``modify fields of user <u> other than site_spectator``
 [14] docs/server.md: a site manager may edit other users' email ([IMPL]: email is outside step 4).
 [15] [IMPL]: site_manager or site_admin (the spec says admins only; no Rec).
 [16] docs/server.md: a site manager may delete only users who are neither admins nor managers.
+[17] docs/server.md: the rule of [16] also decides who may update whom (issue 13).
+[18] docs/server.md: an update never undeletes; a site admin restores a user by sending ``deleted_at: null``.
+     404u = ``Nonexistent user``; W comes first for callers who may not edit other users at all.
+[19] docs/server.md: an update never undeletes a time (the reference's does); a site admin restores it by
+     sending ``deleted_at: null``. The time was deleted by the admin before the request.
 
 Unpinned rows follow the doc's Rec; where the doc has none, the decision in docs/server.md.
 """
@@ -207,6 +221,20 @@ def _update_other_time(c: Ctx) -> Any:
     return resp, check
 
 
+def _update_own_deleted_time(c: Ctx) -> Any:
+    uuid = c.own_time()["uuid"]
+    c.api.ok(c.api.delete(f"/times/{uuid}", c.admin()))
+    resp = c.api.post(f"/times/{uuid}", {"duration": 7}, c.token)
+    return resp, lambda allowed: _assert_eq(c.admin_get(f"/times/{uuid}").status, 200 if allowed else 404)
+
+
+def _restore_other_time(c: Ctx) -> Any:
+    uuid = c.time["uuid"]
+    c.api.ok(c.api.delete(f"/times/{uuid}", c.admin()))
+    resp = c.api.post(f"/times/{uuid}", {"deleted_at": None}, c.token)
+    return resp, lambda allowed: _assert_eq(c.admin_get(f"/times/{uuid}").status, 200 if allowed else 404)
+
+
 def _delete_own_time(c: Ctx) -> Any:
     uuid = c.own_time()["uuid"]
     resp = c.api.delete(f"/times/{uuid}", c.token)
@@ -338,6 +366,18 @@ def _update_other(obj: dict[str, Any], victim_flags: dict[str, bool] | None = No
     return action
 
 
+def _update_deleted_user(obj: dict[str, Any]) -> Action:
+    def action(c: Ctx) -> Any:
+        victim = c.victim()
+        c.api.ok(c.api.delete(f"/users/{victim.username}", c.admin()))
+        resp = c.api.post(f"/users/{victim.username}", obj, c.token)
+        return resp, lambda allowed: _assert_eq(
+            c.admin_get(f"/users/{victim.username}").status, 200 if allowed else 404
+        )
+
+    return action
+
+
 def _delete_user(victim_flags: dict[str, bool]) -> Action:
     def action(c: Ctx) -> Any:
         victim = c.victim(**victim_flags)
@@ -370,13 +410,15 @@ def _authz(text: str) -> Callable[[Ctx], dict]:
 
 
 NOT_VISIBLE = "404"
+NO_USER = "404-user"
+NO_UUID = "404-uuid"
 HIDDEN = "hidden"  # a list request that succeeds without the object
 OK = "ok"
 
 Y = OK
 A_TIME_PROJECT = _authz("create time entries for project {slug}.")
 A_TIME_OTHER = _authz("create time entries for {owner}")
-A_UPDATE_TIME = _authz("create objects for {owner}")
+A_UPDATE_TIME = _authz("update time {time}")
 A_DELETE_TIME = _authz("delete time {time}")
 A_CREATE_PROJECT = _authz("create projects")
 A_CHANGE_PROJECT = _authz("make changes to {name}")
@@ -402,9 +444,19 @@ MATRIX: list[tuple[str, Action, list[Any]]] = [
     ),
     ("create_time_for_other", _create_time_for_other, [A_TIME_OTHER] * 7),
     ("update_own_time", _update_own_time, [Y] * 7),
-    ("update_other_time", _update_other_time, [Y] + [A_UPDATE_TIME] * 6),
+    (
+        "update_other_time",
+        _update_other_time,
+        [Y, NOT_VISIBLE, A_UPDATE_TIME, NOT_VISIBLE, NOT_VISIBLE, A_UPDATE_TIME, NOT_VISIBLE],
+    ),
+    ("update_own_deleted_time", _update_own_deleted_time, [NOT_VISIBLE] * 7),
+    ("restore_other_time", _restore_other_time, [Y] + [NOT_VISIBLE] * 6),
     ("delete_own_time", _delete_own_time, [Y] * 7),
-    ("delete_other_time", _delete_other_time, [Y, Y] + [A_DELETE_TIME] * 5),
+    (
+        "delete_other_time",
+        _delete_other_time,
+        [Y, Y, A_DELETE_TIME, NO_UUID, NO_UUID, A_DELETE_TIME, NO_UUID],
+    ),
     ("create_project", _create_project, [Y, Y] + [A_CREATE_PROJECT] * 5),
     (
         "update_project",
@@ -434,6 +486,18 @@ MATRIX: list[tuple[str, Action, list[Any]]] = [
     ("update_other_email", _update_other({"email": "changed.mail@example.com"}), [Y, Y] + [A_MODIFY] * 5),
     ("delete_user", _delete_user({}), [Y, Y] + [A_DELETE_USER] * 5),
     ("delete_manager_user", _delete_user({"site_manager": True}), [Y] + [A_DELETE_USER] * 6),
+    (
+        "update_admin",
+        _update_other({"email": "taken.over@example.com"}, {"site_admin": True}),
+        [Y] + [A_MODIFY] * 6,
+    ),
+    ("update_manager", _update_other({"site_spectator": True}, {"site_manager": True}), [Y] + [A_MODIFY] * 6),
+    (
+        "update_deleted_user",
+        _update_deleted_user({"email": "back.again@example.com"}),
+        [NO_USER, NO_USER] + [A_MODIFY] * 5,
+    ),
+    ("restore_deleted_user", _update_deleted_user({"deleted_at": None}), [Y, NO_USER] + [A_MODIFY] * 5),
 ]
 
 CASES = [
@@ -474,6 +538,12 @@ def test_permission(
         allowed = False
     elif expected == NOT_VISIBLE:
         assert resp.json == not_found("time")
+        allowed = False
+    elif expected == NO_USER:
+        assert resp.json == not_found("user")
+        allowed = False
+    elif expected == NO_UUID:
+        assert resp.json == not_found("uuid")
         allowed = False
     else:
         assert resp.status == 401

@@ -370,6 +370,9 @@ def test_create_empty_activities_uses_default(shared_world: World) -> None:
     assert world.api.post("/times", obj, world.token("member")).json == bad_object(
         "The time is missing a activities"
     )
+    # nothing was stored without an activity
+    day = {"start": "2015-07-30", "end": "2015-07-30"}
+    assert world.api.get("/times", world.token("member"), user="member", project="pgd", **day).json == []
 
 
 def test_create_date_with_time_part_and_empty_issue_uri(shared_world: World) -> None:
@@ -655,15 +658,59 @@ def test_update_reassigns_user(world: World) -> None:
     assert uuid not in _uuids(api.get("/times", world.token("member")))
 
 
-def test_update_undeletes(world: World) -> None:
+def test_update_never_undeletes_implicitly(world: World) -> None:
+    """Issue 13, finding 5: the owner cannot undo an admin's delete by posting to the time."""
+    api = world.api
+    uuid = world.times["m1"]["uuid"]
+    assert api.delete(f"/times/{uuid}", api.admin_token()).status == 200
+    before = world.api.get(f"/times/{uuid}", api.admin_token(), include_deleted="true").json
+    attempts = [
+        ("member", {}),
+        ("member", {"notes": "back"}),
+        ("member", {"deleted_at": None}),
+        ("admin", {"notes": "back"}),
+    ]
+    for who, obj in attempts:
+        assert api.post(f"/times/{uuid}", obj, world.token(who)).json == not_found("time"), (who, obj)
+    assert world.api.get(f"/times/{uuid}", api.admin_token(), include_deleted="true").json == before
+    assert uuid not in _uuids(api.get("/times", world.token("member")))
+
+
+def test_site_admin_restores_a_time_by_sending_deleted_at_null(world: World) -> None:
     api = world.api
     uuid = world.times["m1"]["uuid"]
     assert api.delete(f"/times/{uuid}", world.token("member")).status == 200
-    resp = api.post(f"/times/{uuid}", {"notes": "back"}, world.token("member"))
+    assert api.post(f"/times/{uuid}", {"deleted_at": "2015-01-01"}, api.admin_token()).json == bad_object(
+        "time does not have a deleted_at field"
+    )
+    resp = api.post(f"/times/{uuid}", {"deleted_at": None, "notes": "back"}, api.admin_token())
     assert resp.status == 200
-    assert resp.json["deleted_at"] is None
-    assert resp.json["revision"] == 2
+    assert (resp.json["deleted_at"], resp.json["revision"], resp.json["notes"]) == (None, 2, "back")
     assert uuid in _uuids(api.get("/times", world.token("member")))
+    # a later update keeps it restored; deleted_at: null on a live time changes nothing else
+    again = api.post(f"/times/{uuid}", {"deleted_at": None}, world.token("member"))
+    assert (again.json["deleted_at"], again.json["revision"]) == (None, 3)
+
+
+@pytest.mark.parametrize("who", ["loner", "member2", "sitemgr", "pm"])
+def test_update_of_a_time_the_caller_cannot_see_reveals_nothing(shared_world: World, who: str) -> None:
+    """Issue 13, finding 5: the answer is the one for a time that does not exist, as GET gives."""
+    world = shared_world
+    uuid = world.times["m1"]["uuid"]
+    before = world.get_time("m1")
+    assert world.api.get(f"/times/{uuid}", world.token(who)).json == not_found("time")
+    for obj in ({"duration": 1}, {"user": who}, {}):
+        resp = world.api.post(f"/times/{uuid}", obj, world.token(who))
+        assert resp.json == world.api.post(f"/times/{ZERO}", obj, world.token(who)).json == not_found("time")
+        assert b"member" not in resp.body
+    assert world.get_time("m1") == before
+
+
+def test_refused_update_of_a_visible_time_does_not_name_the_owner(shared_world: World) -> None:
+    world = shared_world
+    uuid = world.times["m1"]["uuid"]
+    resp = world.api.post(f"/times/{uuid}", {"duration": 1}, world.token("spec"))
+    assert resp.json == authz("spec", f"update time {uuid}")
 
 
 def test_update_empty_activities(world: World) -> None:
@@ -732,19 +779,22 @@ def test_update_errors(shared_world: World, obj: dict, expected: dict) -> None:
         ("admin", "bad-uuid", {"duration": 1}, invalid_id("UUID", "bad-uuid")),
         ("admin", ZERO, {"duration": 1}, not_found("time")),
         ("loner", ZERO, {"duration": 1}, not_found("time")),  # 404 before the permission check
-        ("loner", "m1", {"duration": 1}, authz("loner", "create objects for member")),
-        ("member2", "m1", {"duration": 1}, authz("member2", "create objects for member")),
-        ("sitemgr", "m1", {"duration": 1}, authz("sitemgr", "create objects for member")),
-        ("spec", "m1", {"duration": 1}, authz("spec", "create objects for member")),
-        ("loner", "m1", {"user": "nobody"}, authz("loner", "create objects for member")),
+        # a caller who may not see the time gets GET's 404 (issue 13); a spectator a 401
+        ("loner", "m1", {"duration": 1}, not_found("time")),
+        ("member2", "m1", {"duration": 1}, not_found("time")),
+        ("sitemgr", "m1", {"duration": 1}, not_found("time")),
+        ("spec", "m1", {"duration": 1}, "authz"),
+        ("loner", "m1", {"user": "nobody"}, not_found("time")),
         ("loner", "m1", {"foo": 1}, bad_object("time does not have a foo field")),  # validation first
     ],
 )
 def test_update_target_and_permission_errors(
-    shared_world: World, who: str, target: str, obj: dict, expected: dict
+    shared_world: World, who: str, target: str, obj: dict, expected: Any
 ) -> None:
     world = shared_world
     uuid = world.times[target]["uuid"] if target in world.times else target
+    if expected == "authz":
+        expected = authz(who, f"update time {uuid}")
     resp = world.api.post(f"/times/{uuid}", obj, world.token(who))
     assert resp.status == expected["status"]
     assert resp.json == expected
@@ -771,10 +821,11 @@ def test_delete_own_time(world: World) -> None:
     [
         ("admin", "bad-uuid", invalid_id("uuid", "bad-uuid")),
         ("admin", ZERO, not_found("uuid")),
-        ("loner", "m1", "authz"),
+        # a caller who may not see the time gets the 404 of an unknown one (issue 13)
+        ("loner", "m1", not_found("uuid")),
         ("spec", "m1", "authz"),
-        ("pm", "m1", "authz"),
-        ("member2", "m1", "authz"),
+        ("pm", "m1", not_found("uuid")),
+        ("member2", "m1", not_found("uuid")),
     ],
 )
 def test_delete_errors(shared_world: World, who: str, target: str, expected: Any) -> None:

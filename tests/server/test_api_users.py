@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import string
+import sys
 from typing import Any
 
 import bcrypt
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pymesync.server import storage
 
 from .helpers import (
     PASSWORD,
@@ -216,9 +222,10 @@ def test_password_update_plaintext_and_hash(server: Any, world: World) -> None:
     stored = _stored_password(server.database_url, "member")
     assert stored.startswith("$2") and stored != "new_password"
     assert api.login("member", PASSWORD).status == 401
-    assert api.login("member", "new_password").status == 200
+    # the member's tokens from before the change are void (issue 13); a new login's token works
+    member = api.login("member", "new_password").json["token"]
     hashed = bcrypt.hashpw(b"third", bcrypt.gensalt(4)).decode()
-    assert api.post("/users/member", {"password": hashed}, world.token("member")).status == 200
+    assert api.post("/users/member", {"password": hashed}, member).status == 200
     assert _stored_password(server.database_url, "member") == hashed
     assert api.login("member", "third").status == 200
 
@@ -240,14 +247,69 @@ def test_update_by_admin_answers_with_get_form(world: World) -> None:
     assert api.get("/users/loner", world.token("member")).json == resp.json
 
 
-def test_update_undeletes(world: World) -> None:
+def test_update_never_undeletes_implicitly(world: World) -> None:
+    """Issue 13, finding 3: an update of a deleted user is 404 and leaves it deleted, even by an admin."""
     api = world.api
     admin = api.admin_token()
     assert api.delete("/users/loner", admin).status == 200
-    assert api.get("/users/loner", admin).json == not_found("user")
-    resp = api.post("/users/loner", {"display_name": "Returned"}, admin)
+    before = api.get("/users/loner", admin, include_deleted="true").json
+    for obj in ({}, {"display_name": "Returned"}, {"deleted_at": False}, {"deleted_at": ""}):
+        assert api.post("/users/loner", obj, admin).json == not_found("user"), obj
+    assert api.get("/users/loner", admin, include_deleted="true").json == before
+    assert api.login("loner", PASSWORD).status == 401
+
+
+def test_site_admin_restores_a_user_by_sending_deleted_at_null(world: World) -> None:
+    api = world.api
+    admin = api.admin_token()
+    assert api.delete("/users/loner", admin).status == 200
+    resp = api.post("/users/loner", {"deleted_at": None, "display_name": "Returned"}, admin)
     assert resp.json == _user("loner", display_name="Returned", meta="no roles", updated_at=today())
-    assert api.get("/users/loner", admin).status == 200
+    assert api.get("/users/loner", admin).json == resp.json
+    assert api.login("loner", PASSWORD).status == 200
+    # on a user who is not deleted, deleted_at: null changes nothing
+    assert api.post("/users/loner", {"deleted_at": None}, admin).json == resp.json
+
+
+@pytest.mark.parametrize("who", ["sitemgr", "loner"])
+def test_only_a_site_admin_may_restore(world: World, who: str) -> None:
+    """A site manager cannot bring back a deleted admin (issue 13, finding 3)."""
+    api = world.api
+    admin = api.admin_token()
+    api.create_user("admin2", site_admin=True)
+    old_token = api.token("admin2")
+    assert api.delete("/users/admin2", admin).status == 200
+    before = api.get("/users/admin2", admin, include_deleted="true").json
+    for obj in ({}, {"deleted_at": None}, {"email": "back@example.com"}):
+        resp = api.post("/users/admin2", obj, world.token(who))
+        if who == "loner":
+            assert resp.json == authz("loner", "modify user admin2"), obj
+        else:
+            assert resp.json == not_found("user"), obj
+    assert api.get("/users/admin2", admin, include_deleted="true").json == before
+    assert api.login("admin2", PASSWORD).status == 401
+    assert api.get("/users", old_token).status == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "flags"), [("admin2", {"site_admin": True}), ("manager2", {"site_manager": True})]
+)
+@pytest.mark.parametrize(
+    "obj", [{"email": "taken.over@example.com"}, {"site_spectator": True}, {"site_spectator": False}]
+)
+def test_site_manager_may_not_change_admins_or_managers(
+    world: World, target: str, flags: dict, obj: dict
+) -> None:
+    """The rule of delete also holds for update: managers touch only plain users (issue 13, finding 3)."""
+    api = world.api
+    api.create_user(target, email="own@example.com", site_spectator=True, **flags)
+    before = api.get(f"/users/{target}", api.admin_token()).json
+    resp = api.post(f"/users/{target}", obj, world.token("sitemgr"))
+    assert resp.json == authz("sitemgr", f"modify user {target}")
+    assert api.get(f"/users/{target}", api.admin_token()).json == before
+    # a plain user is still theirs to change, and the admin may change anyone
+    assert api.post("/users/loner", obj, world.token("sitemgr")).status == 200
+    assert api.post(f"/users/{target}", obj, api.admin_token()).status == 200
 
 
 def test_failed_update_leaves_deleted_user_untouched(world: World) -> None:
@@ -296,6 +358,92 @@ def test_update_unknown_user(shared_world: World) -> None:
     assert world.api.post("/users/ghost", {"display_name": "G"}, world.token("loner")).json == authz(
         "loner", "modify user ghost"
     )
+
+
+# -- usernames are unique regardless of case (issue 13, finding 10) --------------------------------
+
+#: Every character whose casefold is an ASCII letter, by that letter: the letter's two cases, plus the
+#: Kelvin sign for k and the long s for s. Usernames are ASCII (7.2), so those spellings are refused.
+_SAME_FOLD: dict[str, list[str]] = {letter: [] for letter in string.ascii_lowercase}
+for _code in range(sys.maxunicode + 1):
+    _folded = chr(_code).casefold()
+    if _folded in _SAME_FOLD:
+        _SAME_FOLD[_folded].append(chr(_code))
+
+_USERNAME_CHARS = string.ascii_letters + string.digits + "_~-"
+
+
+def _same_fold_spellings(char: str) -> list[str]:
+    return _SAME_FOLD.get(char.lower(), [char])
+
+
+def _folded_names(api: Api, name: str) -> list[str]:
+    listed = api.get("/users", api.admin_token(), include_deleted="true").json
+    return [u["username"] for u in listed if u["username"].casefold() == name.casefold()]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_no_second_user_whose_name_differs_only_in_case(shared_world: World, data: st.DataObject) -> None:
+    api = shared_world.api
+    name = unique("u") + data.draw(st.text(_USERNAME_CHARS, min_size=1, max_size=12), label="suffix")
+    api.create_user(name)
+    variant = "".join(data.draw(st.sampled_from(_same_fold_spellings(c))) for c in name)
+    resp = api.post("/users", {"username": variant, "password": "pw"}, api.admin_token())
+    if variant.isascii():
+        assert resp.json == error(
+            409, "Username already exists", f"username {variant} already exists", [variant]
+        )
+    else:
+        assert resp.json == _uf("username", "valid username", "string")
+    assert _folded_names(api, name) == [name]
+    # the user keeps answering to its exact name only
+    assert api.get(f"/users/{name}", api.admin_token()).json["username"] == name
+    if variant != name and variant.isascii():
+        assert api.get(f"/users/{variant}", api.admin_token()).json == not_found("user")
+
+
+def test_case_variant_of_a_deleted_user_is_refused(world: World) -> None:
+    api = world.api
+    assert api.delete("/users/member2", api.admin_token()).status == 200
+    resp = api.post("/users", {"username": "MEMBER2", "password": "pw"}, api.admin_token())
+    assert resp.status == 409
+
+
+def _insert_users(server: Any, *names: str) -> None:
+    """Users stored by another program that did not check case (the reference server, a script)."""
+    engine = storage.create_engine(server.database_url)
+    try:
+        with storage.transaction(engine, write=True) as connection:
+            for name in names:
+                storage.insert_user(connection, name, f"{name} pw", bcrypt_rounds=4)
+    finally:
+        engine.dispose()
+
+
+def test_stored_pairs_that_differ_in_case_keep_working(server: Any, api: Api) -> None:
+    _insert_users(server, "Alice", "alice")
+    admin = api.admin_token()
+    for name in ("Alice", "alice"):
+        token = api.login(name, f"{name} pw").json["token"]
+        assert api.get(f"/users/{name}", token).json["username"] == name
+        changed = api.post(f"/users/{name}", {"display_name": f"I am {name}"}, token)
+        assert changed.json["display_name"] == f"I am {name}"
+        assert api.login(name, "Alice pw" if name == "alice" else "alice pw").status == 401
+    names = {u["username"]: u["display_name"] for u in api.get("/users", admin).json}
+    assert (names["Alice"], names["alice"]) == ("I am Alice", "I am alice")
+    assert api.post("/users", {"username": "ALICE", "password": "pw"}, admin).status == 409
+
+
+@pytest.mark.parametrize(("stored", "wanted"), [("ſam", "SAM"), ("\u212aate", "kate"), ("maß", "MASS")])
+def test_names_stored_with_non_ascii_letters_block_their_plain_look_alikes(
+    server: Any, api: Api, stored: str, wanted: str
+) -> None:
+    """Caseless matching (casefold), not lower(): ``"ſam".lower()`` stays ``"ſam"``; it folds to ``sam``."""
+    _insert_users(server, stored)
+    resp = api.post("/users", {"username": wanted, "password": "pw"}, api.admin_token())
+    assert resp.status == 409
+    assert wanted not in [u["username"] for u in api.get("/users", api.admin_token()).json]
 
 
 def test_delete(world: World) -> None:

@@ -50,6 +50,21 @@ def test_init_is_idempotent_and_users_can_be_managed(
     assert "root" in listing and "alice" in listing and "new pw" not in listing
 
 
+def test_create_and_init_refuse_a_name_that_differs_only_in_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, finding 10: ``Admin`` cannot be created beside ``admin``."""
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", "root pw")
+    monkeypatch.setenv("TIMESYNC_USER_PASSWORD", "user pw")
+    assert main(["init", "--database", url, "--admin", "admin"]) == 0
+    with pytest.raises(SystemExit, match="user Admin already exists"):
+        main(["user", "create", "Admin", "--site-admin", "--database", url])
+    with pytest.raises(SystemExit, match="user ADMIN already exists"):
+        main(["init", "--database", url, "--admin", "ADMIN"])
+    assert list(_users(url)) == ["admin"]
+
+
 def test_init_refuses_bad_usernames(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["init", "--database", f"sqlite:///{tmp_path}/x.db", "--admin", "a.b"])

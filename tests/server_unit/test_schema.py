@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sqlite3
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,7 +174,11 @@ def test_created_schema_has_exactly_the_reference_tables(tmp_path: Path) -> None
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
     assert [table.name for table in schema.REFERENCE_TABLES] == list(REFERENCE_COLUMNS)
-    assert tables - {"sqlite_sequence"} == {*REFERENCE_COLUMNS, "pymesync_settings"}
+    assert tables - {"sqlite_sequence"} == {
+        *REFERENCE_COLUMNS,
+        "pymesync_settings",
+        "pymesync_credential_changes",
+    }
     for table, columns in REFERENCE_COLUMNS.items():
         assert [c["name"] for c in inspector.get_columns(table)] == columns
         nullable = {c["name"]: c["nullable"] for c in inspector.get_columns(table)}
@@ -254,4 +259,22 @@ def test_serves_a_database_the_reference_created(reference_database: str) -> Non
         )
         assert updated["slugs"] == ["one", "p1"] and updated["revision"] == 2
         assert _call(f"{base}/times/{T1}{q}")["project"] == ["one", "p1"]
+    assert _columns(reference_database) == before
+
+
+def test_a_reference_database_gains_the_credential_table(reference_database: str) -> None:
+    """Serving an old database creates ``pymesync_credential_changes``, so password changes void tokens
+    there too (issue 13), and the reference tables stay as they were."""
+    before = _columns(reference_database)
+    with serve(reference_database, admin=None) as server:
+        base = server.base_url
+        login = {"type": "password", "username": "admin1", "password": "password"}
+        token = _call(f"{base}/login", {"auth": login})["token"]
+        change = {"auth": {"type": "token", "token": token}, "object": {"password": "changed"}}
+        assert _call(f"{base}/users/admin1", change)["username"] == "admin1"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _call(f"{base}/users?token={token}")
+        assert refused.value.code == 401
+        fresh = _call(f"{base}/login", {"auth": {**login, "password": "changed"}})["token"]
+        assert [u["username"] for u in _call(f"{base}/users?token={fresh}")] == ["admin1", "Proj_Manager"]
     assert _columns(reference_database) == before

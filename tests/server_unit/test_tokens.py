@@ -15,7 +15,7 @@ ISSUER = "timesync"
 
 
 def test_token_has_the_reference_format() -> None:
-    token = auth.make_token(SECRET, ISSUER, "admin", lifetime=1800, now=1_000.0)
+    token = auth.make_token(SECRET, ISSUER, "admin", lifetime=1800, issued_at=1_000_000)
     header, payload, signature = token.split(".")
     assert base64.b64decode(header) == b'{"typ":"JWT","alg":"HMAC-SHA512"}'
     claims = json.loads(base64.b64decode(payload))
@@ -25,27 +25,27 @@ def test_token_has_the_reference_format() -> None:
 
 
 def test_token_round_trip_and_expiry() -> None:
-    token = auth.make_token(SECRET, ISSUER, "ünï", lifetime=60, now=1_000.0)
-    assert auth.token_subject(token, SECRET, ISSUER, lifetime=60, now=1_030.0) == "ünï"
-    assert auth.token_subject(token, SECRET, ISSUER, lifetime=60, now=1_061.0) is None
+    token = auth.make_token(SECRET, ISSUER, "ünï", lifetime=60, issued_at=1_000_000)
+    assert auth.token_claims(token, SECRET, ISSUER, lifetime=60, now=1_030.0) == ("ünï", 1_000_000)
+    assert auth.token_claims(token, SECRET, ISSUER, lifetime=60, now=1_061.0) is None
     # a server configured with a shorter lifetime also refuses tokens issued for longer
-    assert auth.token_subject(token, SECRET, ISSUER, lifetime=10, now=1_030.0) is None
-    assert auth.token_subject(token, "other", ISSUER, lifetime=60, now=1_030.0) is None
-    assert auth.token_subject(token, SECRET, "elsewhere", lifetime=60, now=1_030.0) is None
+    assert auth.token_claims(token, SECRET, ISSUER, lifetime=10, now=1_030.0) is None
+    assert auth.token_claims(token, "other", ISSUER, lifetime=60, now=1_030.0) is None
+    assert auth.token_claims(token, SECRET, "elsewhere", lifetime=60, now=1_030.0) is None
 
 
 def test_tampered_payload_is_refused() -> None:
-    token = auth.make_token(SECRET, ISSUER, "bob", lifetime=60, now=1_000.0)
+    token = auth.make_token(SECRET, ISSUER, "bob", lifetime=60, issued_at=1_000_000)
     header, _, signature = token.split(".")
     forged = base64.b64encode(
         json.dumps({"iss": ISSUER, "sub": "admin", "exp": 10**15, "iat": 10**15}).encode()
     ).decode()
-    assert auth.token_subject(f"{header}.{forged}.{signature}", SECRET, ISSUER, lifetime=60) is None
+    assert auth.token_claims(f"{header}.{forged}.{signature}", SECRET, ISSUER, lifetime=60) is None
 
 
 @given(st.text(max_size=300))
 def test_garbage_tokens_never_raise(token: str) -> None:
-    assert auth.token_subject(token, SECRET, ISSUER, lifetime=60) is None
+    assert auth.token_claims(token, SECRET, ISSUER, lifetime=60) is None
 
 
 def test_query_tokens_get_their_plus_signs_back() -> None:

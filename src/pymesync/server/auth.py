@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 
 import bcrypt
 
@@ -43,6 +43,15 @@ class Caller:
         return self.site_manager or self.site_admin
 
 
+def may_manage_user(caller: Caller, *, site_admin: bool, site_manager: bool) -> bool:
+    """Whether ``caller`` may change or delete another user who holds these site flags.
+
+    One rule for update and delete: site admins manage everyone; site managers only users with
+    neither flag, so a manager can neither take over nor lock out an admin or a fellow manager.
+    """
+    return caller.site_admin or (caller.site_manager and not (site_admin or site_manager))
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -56,18 +65,31 @@ def _signature(secret: str, signing_input: str) -> str:
     return _b64(mac.digest())
 
 
-def make_token(secret: str, issuer: str, username: str, *, lifetime: float, now: float | None = None) -> str:
-    """Issue a token for ``username``; ``exp`` and ``iat`` are epoch milliseconds."""
-    issued = int((time.time() if now is None else now) * 1000)
+def make_token(
+    secret: str,
+    issuer: str,
+    username: str,
+    *,
+    lifetime: float,
+    issued_at: int | None = None,
+) -> str:
+    """Issue a token for ``username``; ``exp`` and ``iat`` (``issued_at``, default now) are epoch ms."""
+    issued = int(time.time() * 1000) if issued_at is None else issued_at
     payload = {"iss": issuer, "sub": username, "exp": issued + int(lifetime * 1000), "iat": issued}
     signing_input = f"{_b64(_json(_HEADER))}.{_b64(_json(payload))}"
     return f"{signing_input}.{_signature(secret, signing_input)}"
 
 
-def token_subject(
+class TokenClaims(NamedTuple):
+    subject: str
+    #: ``iat``, epoch milliseconds
+    issued_at: float
+
+
+def token_claims(
     token: str, secret: str, issuer: str, *, lifetime: float, now: float | None = None
-) -> str | None:
-    """The username a valid, unexpired token was issued to, else None. Never raises.
+) -> TokenClaims | None:
+    """Who a valid, unexpired token was issued to, and when; else None. Never raises.
 
     The signature is compared in constant time before anything in the token is trusted.
     """
@@ -96,7 +118,7 @@ def token_subject(
     now_ms = (time.time() if now is None else now) * 1000
     if exp < now_ms or iat + lifetime * 1000 < now_ms:
         return None
-    return subject
+    return TokenClaims(subject, iat)
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

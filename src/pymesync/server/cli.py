@@ -77,6 +77,11 @@ def _check_username(name: str) -> None:
         raise SystemExit(f"error: {name!r} is not a valid username (letters, digits, _ ~ -)")
 
 
+def _refuse_taken(connection: sa.Connection, username: str) -> None:
+    if storage.username_taken(connection, username):
+        raise SystemExit(f"error: user {username} already exists (usernames are unique regardless of case)")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     _check_username(args.admin)
     engine = _engine(args.database)
@@ -84,12 +89,15 @@ def cmd_init(args: argparse.Namespace) -> int:
         storage.token_secret(engine)
         with storage.transaction(engine) as connection:
             exists = storage.user_exists(connection, args.admin)
+            if not exists:
+                _refuse_taken(connection, args.admin)
         if exists:
             print(f"The database is ready; user {args.admin} already exists.")
             return 0
         password = _read_password(ENV_ADMIN_PASSWORD, f"Password for {args.admin}: ")
         with storage.transaction(engine, write=True) as connection:
             if not storage.user_exists(connection, args.admin):
+                _refuse_taken(connection, args.admin)
                 storage.insert_user(
                     connection,
                     args.admin,
@@ -109,10 +117,10 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     engine = _engine(args.database)
     try:
         with storage.transaction(engine) as connection:
-            if storage.user_exists(connection, args.username):
-                raise SystemExit(f"error: user {args.username} already exists")
+            _refuse_taken(connection, args.username)
         password = _read_password(ENV_USER_PASSWORD, f"Password for {args.username}: ")
         with storage.transaction(engine, write=True) as connection:
+            _refuse_taken(connection, args.username)
             storage.insert_user(
                 connection,
                 args.username,

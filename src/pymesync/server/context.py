@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema, validation
+from pymesync.server import auth, errors, schema, storage, validation
 from pymesync.server.errors import ApiError
 
 logger = logging.getLogger("pymesync.server")
@@ -30,6 +32,8 @@ logger = logging.getLogger("pymesync.server")
 MAX_BODY_BYTES = 1024 * 1024
 #: Deepest JSON nesting accepted in a body (400 above it).
 MAX_JSON_DEPTH = 32
+#: Runs of a handler whose transaction met concurrent writes, before the client gets a 503.
+ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -205,13 +209,31 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
 
 
 def _call(handler: Handler, context: Context) -> Response:
-    try:
-        return handler(context)
-    except ApiError:
-        raise
-    except Exception:
-        logger.exception("unexpected error in %s", handler.__qualname__)
-        raise errors.server_error() from None
+    """Run a handler; run it again (a bounded number of times, after a short random pause) when
+    its transaction was rolled back because of concurrent writes."""
+    attempt = 1
+    while True:
+        try:
+            return handler(context)
+        except ApiError:
+            raise
+        except Exception as exc:
+            if storage.is_transient(exc) and attempt < ATTEMPTS:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                attempt += 1
+                continue
+            if storage.is_transient(exc) or storage.is_busy(exc):
+                name, reason = handler.__qualname__, _reason(exc)
+                logger.warning("%s: %s after %d attempt(s); answered 503", name, reason, attempt)
+                raise errors.try_again() from None
+            logger.exception("unexpected error in %s", handler.__qualname__)
+            raise errors.server_error() from None
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of a database error, without the statement or its parameters."""
+    orig = getattr(error, "orig", None)
+    return (str(orig or error).splitlines() or [type(error).__name__])[0]
 
 
 async def read_body(request: Request) -> Any:
@@ -239,18 +261,30 @@ _CALLER_COLUMNS = (
 )
 
 
-_CALLER_QUERY = sa.select(*_CALLER_COLUMNS).where(
-    schema.users.c.username == sa.bindparam("subject"), schema.users.c.deleted_at.is_(None)
+#: The caller and their last credential change, in the one round trip every request makes.
+_CALLER_QUERY = (
+    sa.select(*_CALLER_COLUMNS, schema.credential_changes.c.changed_at)
+    .select_from(
+        schema.users.outerjoin(
+            schema.credential_changes, schema.credential_changes.c.user_id == schema.users.c.id
+        )
+    )
+    .where(schema.users.c.username == sa.bindparam("subject"), schema.users.c.deleted_at.is_(None))
 )
 
 
 def _caller_for_token(context: Context, connection: Connection, token: str) -> auth.Caller:
+    """The caller a token names, unless it is deleted or the token predates its last password change.
+
+    A token from the very millisecond of the change is refused too: it may have been issued just
+    before it. Logins after a change issue later ``iat`` values (:func:`storage.token_floor`).
+    """
     config = context.config
-    subject = auth.token_subject(token, config.secret, config.instance_name, lifetime=config.token_lifetime)
-    if subject is None:
+    claims = auth.token_claims(token, config.secret, config.instance_name, lifetime=config.token_lifetime)
+    if claims is None:
         raise errors.bad_token()
-    row = connection.execute(_CALLER_QUERY, {"subject": subject}).first()
-    if row is None:
+    row = connection.execute(_CALLER_QUERY, {"subject": claims.subject}).first()
+    if row is None or (row.changed_at is not None and claims.issued_at <= row.changed_at):
         raise errors.bad_token()
     return auth.Caller(
         id=row.id,

@@ -44,6 +44,17 @@ def server_error() -> ApiError:
     return ApiError(500, "Server error", "Unexpected server error.")
 
 
+def try_again() -> ApiError:
+    """Ours: a write that kept meeting concurrent writes, or found the database busy. Nothing
+    of it was stored; the same request may simply be sent again."""
+    return ApiError(
+        503,
+        "Service unavailable",
+        "The server is busy with concurrent changes and stored nothing; retry the request.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def invalid_foreign_key(kind: str, key: str) -> ApiError:
     return ApiError(409, "Invalid foreign key", f"The {kind} does not contain a valid {key} reference.")
 

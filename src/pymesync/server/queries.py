@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid as uuid_module
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -19,6 +19,10 @@ userroles = schema.userroles
 
 #: Rows fetched per query when a list is read in pieces.
 BATCH = 500
+#: Times :func:`read_locked` reads again before it gives the write back as contended.
+_LOCKED_READS = 4
+
+T = TypeVar("T")
 
 
 def new_uuid() -> str:
@@ -161,16 +165,12 @@ def add_revision(
 ) -> int:
     """Write the next revision of a revisioned object and retire the current row.
 
-    Returns the new row's id. ``created_at`` and ``uuid`` carry over; ``deleted_at`` is cleared.
+    Returns the new row's id. Everything not in ``changes`` carries over, ``deleted_at`` too: only
+    a restore, which puts ``deleted_at: None`` in ``changes``, undeletes.
     """
     values = {name: value for name, value in current._mapping.items() if name != "id"}
     values.update(changes)
-    values.update(
-        revision=(current.revision or 1) + 1,
-        newest=True,
-        updated_at=storage.now_ms(),
-        deleted_at=None,
-    )
+    values.update(revision=(current.revision or 1) + 1, newest=True, updated_at=storage.now_ms())
     connection.execute(sa.update(table).where(table.c.uuid == current.uuid).values(newest=False))
     return insert_id(connection, sa.insert(table).values(values))
 
@@ -181,3 +181,67 @@ def insert_id(connection: Connection, statement: sa.Insert) -> int:
     if key is None:
         raise RuntimeError("the database returned no id for the new row")
     return int(key[0])
+
+
+# --- locks for writers (see storage.lock) ---------------------------------------------------------
+#
+# Every write holds, for the rest of its transaction, the names it is about to claim, then the
+# object it revises, then (shared) the objects it refers to. That fixed order keeps writers from
+# deadlocking each other; the database breaks any other cycle and the request is run again.
+
+
+def claim_names(
+    connection: Connection, table: sa.Table, *, names: Iterable[str] = (), slugs: Iterable[str] = ()
+) -> None:
+    """Hold the names and slugs a write is about to check and take, so that two writers of the
+    same name queue and the second sees the first's row."""
+    storage.lock(
+        connection,
+        *(f"{table.name}.name:{name}" for name in names),
+        *(f"{table.name}.slug:{slug}" for slug in slugs),
+    )
+
+
+def claim_username(connection: Connection, username: str) -> None:
+    """Hold a username (case-folded: ``Admin`` and ``admin`` queue for the same name)."""
+    storage.lock(connection, f"{users.name}:{username.casefold()}")
+
+
+def lock_objects(
+    connection: Connection, table: sa.Table, uuids: Iterable[str], *, shared: bool = False
+) -> None:
+    """Hold objects of ``table`` by uuid: exclusively to revise or delete them, shared to refer
+    to them (a time names its project and activities, whose deletion checks for live times)."""
+    storage.lock(connection, *(f"{table.name}:{uuid}" for uuid in uuids), shared=shared)
+
+
+def read_locked(
+    connection: Connection,
+    table: sa.Table,
+    read: Callable[[], T],
+    uuids: Callable[[T], Iterable[Any]],
+    *,
+    shared: bool = False,
+) -> T:
+    """``read()`` the objects a write addresses by a slug, with those objects locked.
+
+    A slug can move to another object until the object is locked, so: read, lock what was
+    found, read again, until the read finds nothing that is not locked. On SQLite one read.
+    """
+    found = read()
+    if not storage.takes_locks(connection):
+        return found
+    held: set[str] = set()
+    for _ in range(_LOCKED_READS):
+        wanted = {str(uuid) for uuid in uuids(found)} - held
+        if not wanted:
+            return found
+        lock_objects(connection, table, wanted, shared=shared)
+        held |= wanted
+        found = read()
+    raise storage.Contention(f"{table.name} kept changing while being locked")
+
+
+def row_uuid(row: Row[Any] | None) -> list[Any]:
+    """The uuid of a row that was found, for :func:`read_locked`."""
+    return [] if row is None else [row.uuid]

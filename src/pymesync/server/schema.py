@@ -1,8 +1,8 @@
 """The reference server's seven tables (API doc §11), byte-compatible, plus our additive ones.
 
 Column names, types, nullability and defaults follow the reference migration so that a database
-created by either server can be served by the other. Our own additions (the settings table and
-the indexes) carry a ``pymesync_`` prefix and never reference the reference tables.
+created by either server can be served by the other. Our own additions (the settings and credential
+tables, the indexes) carry a ``pymesync_`` prefix and never reference the reference tables.
 """
 
 from __future__ import annotations
@@ -136,6 +136,15 @@ settings = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
+)
+
+#: When each user's password last changed, or the user was deleted: tokens issued (``iat``) at or
+#: before that millisecond are refused. Keyed by ``users.id`` with no foreign key, like all our tables.
+credential_changes = sa.Table(
+    "pymesync_credential_changes",
+    metadata,
+    sa.Column("user_id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("changed_at", sa.BigInteger(), nullable=False),
 )
 
 #: Lookup indexes the reference schema lacks. Created with IF NOT EXISTS, also on databases that

@@ -8,6 +8,7 @@ the response is sent, so other processes sharing the database see and may change
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
@@ -23,6 +25,8 @@ from pymesync.server import auth, schema
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15000
+#: How long a PostgreSQL statement waits for a lock before giving up, in milliseconds.
+POSTGRES_LOCK_TIMEOUT_MS = 10000
 _WRITE_OPTION = "pymesync_write"
 _DAY_MS = 86_400_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -46,6 +50,7 @@ def create_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     return sa.create_engine(
         url,
+        connect_args={"options": f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT_MS}"},
         pool_size=10,
         max_overflow=20,
         pool_recycle=3600,
@@ -90,6 +95,71 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
             connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin():
             yield connection
+
+
+class Contention(Exception):
+    """A write met concurrent writes and must run again from the start of its transaction."""
+
+
+#: SQLSTATEs after which running the whole transaction again can succeed: serialisation
+#: failure, deadlock (one of the two is chosen to fail), and a unique violation (a concurrent
+#: writer, perhaps another program, took the value first; the rerun sees it and answers 4xx).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "23505"})
+#: Lock wait timeout: something holds the lock for long; waiting again would not help.
+_LOCK_TIMEOUT_SQLSTATE = "55P03"
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the transaction that raised ``error`` may succeed when run again."""
+    if isinstance(error, Contention):
+        return True
+    if isinstance(error, sa.exc.DBAPIError):
+        return getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    return False
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not be had in time: a lock wait that timed
+    out, SQLite still locked after its busy timeout, or no free connection in the pool."""
+    if isinstance(error, sa.exc.TimeoutError):
+        return True
+    if isinstance(error, sa.exc.OperationalError):
+        orig = error.orig
+        if getattr(orig, "sqlstate", None) == _LOCK_TIMEOUT_SQLSTATE:
+            return True
+        return "database is locked" in str(orig)
+    return False
+
+
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK_SHARED = sa.text("SELECT pg_advisory_xact_lock_shared(:key)")
+
+
+def takes_locks(connection: Connection) -> bool:
+    """PostgreSQL runs writers side by side and needs :func:`lock`; SQLite runs one at a time."""
+    return connection.dialect.name == "postgresql"
+
+
+def lock(connection: Connection, *keys: str, shared: bool = False) -> None:
+    """Hold each key until the transaction ends; writers of the same key wait for each other.
+
+    PostgreSQL advisory locks belong to the database, so they also order writers in other
+    worker processes and on other hosts. Statements after this one see everything the previous
+    holder committed (READ COMMITTED takes a fresh snapshot per statement). Keys are taken in
+    sorted order so two writers of the same keys cannot deadlock. A no-op on SQLite, where a
+    write transaction holds the database's one write lock from its start (BEGIN IMMEDIATE).
+    """
+    if not takes_locks(connection):
+        return
+    statement = _LOCK_SHARED if shared else _LOCK
+    for key in sorted(set(keys)):
+        connection.execute(statement, {"key": _lock_id(key)})
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit number for a key: the same in every process and on every host."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8, person=b"timesync").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def create_schema(engine: Engine) -> None:
@@ -176,11 +246,49 @@ def user_exists(connection: Connection, username: str) -> bool:
     return connection.execute(query).first() is not None
 
 
+def username_taken(connection: Connection, username: str) -> bool:
+    """Whether a user (deleted or not) has this name in any case, so ``Admin`` cannot join ``admin``.
+
+    Names compare by Unicode caseless matching (``str.casefold``), not ``lower``: it also folds ``ß``
+    to ``ss`` and the Kelvin sign or long s to ``k`` and ``s``, so a name another program stored with
+    such letters still blocks its plain look-alike. Databases cannot casefold, so every name is read;
+    creating users is rare. Lookups stay exact: pairs already stored both keep working.
+    """
+    wanted = username.casefold()
+    names = connection.execute(sa.select(schema.users.c.username)).scalars()
+    return any(name.casefold() == wanted for name in names)
+
+
 def set_password(connection: Connection, username: str, password: str) -> bool:
-    """Replace a user's password; False when there is no such user."""
-    result = connection.execute(
-        sa.update(schema.users)
-        .where(schema.users.c.username == username)
-        .values(password=auth.password_for_storage(password), updated_at=now_ms())
+    """Replace a user's password and void their tokens; False when there is no such user."""
+    users = schema.users
+    user_id = connection.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
+    if user_id is None:
+        return False
+    changed = now_ms()
+    connection.execute(
+        sa.update(users)
+        .where(users.c.id == user_id)
+        .values(password=auth.password_for_storage(password), updated_at=changed)
     )
-    return result.rowcount > 0
+    void_tokens(connection, user_id, changed)
+    return True
+
+
+def void_tokens(connection: Connection, user_id: int, changed_at: int) -> None:
+    """Refuse the user's tokens issued at or before ``changed_at`` (epoch ms): their password changed,
+    or they were deleted. Tokens issued later (see :func:`token_floor`) are not affected."""
+    table = schema.credential_changes
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(user_id=user_id, changed_at=changed_at)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.user_id], set_={"changed_at": statement.excluded.changed_at}
+        )
+    )
+
+
+def token_floor(changed_at: int | None) -> int | None:
+    """The earliest ``iat`` a new token may carry: after the last credential change, even one made in
+    this same millisecond or by a machine whose clock runs ahead, so the token is not refused."""
+    return None if changed_at is None else changed_at + 1

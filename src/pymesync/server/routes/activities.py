@@ -66,6 +66,11 @@ def _current(connection: Connection, slug: str) -> Row[Any] | None:
     return queries.current_activities(connection, [slug]).get(slug)
 
 
+def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
+    """The current revision of the activity with this slug, locked for revising or deleting."""
+    return queries.read_locked(connection, activities, lambda: _current(connection, slug), queries.row_uuid)
+
+
 def get_activity(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine) as connection:
@@ -124,6 +129,7 @@ def create_activity(context: Context) -> Response:
         if not validation.is_slug(slug):
             raise errors.invalid_field(KIND, "slug", "slug", "non-slug string")
         _check_name_length(name)
+        queries.claim_names(connection, activities, names=[name], slugs=[slug])
         if _slug_taken(connection, slug):
             raise errors.slugs_exist([slug])
         if queries.name_taken(connection, activities, name):
@@ -169,11 +175,17 @@ def update_activity(context: Context) -> Response:
             raise errors.invalid_field(KIND, "slug", "valid slug", f"invalid slug {new_slug}")
         if new_name is not None:
             _check_name_length(new_name)
+        queries.claim_names(
+            connection,
+            activities,
+            names=[] if new_name is None else [new_name],
+            slugs=[] if new_slug is None else [new_slug],
+        )
         if new_slug is not None and _slug_taken(connection, new_slug):
             raise errors.slugs_exist([new_slug])
         if new_name is not None and queries.name_taken(connection, activities, new_name):
             raise errors.not_unique_name(KIND)
-        current = _current(connection, slug)
+        current = _current_locked(connection, slug)
         if current is None:
             raise errors.not_found(KIND)
         new_id = queries.add_revision(connection, activities, current, fields)
@@ -190,7 +202,7 @@ def delete_activity(context: Context) -> Response:
         require_site_manager(caller, "delete activities")
         if not validation.is_slug(slug):
             raise errors.invalid_identifier("slug", slug)
-        current = _current(connection, slug)
+        current = _current_locked(connection, slug)
         if current is None:
             raise errors.not_found("slug")
         in_use = (

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema
+from pymesync.server import auth, errors, schema, storage
 from pymesync.server.context import Context, body_auth, describe, json_response
 from pymesync.server.storage import transaction
 
@@ -19,18 +19,32 @@ LOGIN_HEADERS = {
 }
 
 
-def _password_login(context: Context, username: str, password: str) -> bool:
-    """True when a not-deleted user ``username`` has this password."""
-    users = schema.users
+_users = schema.users
+_changes = schema.credential_changes
+_PASSWORD_QUERY = (
+    sa.select(_users.c.password, _changes.c.changed_at)
+    .select_from(_users.outerjoin(_changes, _changes.c.user_id == _users.c.id))
+    .where(_users.c.username == sa.bindparam("username"), _users.c.deleted_at.is_(None))
+)
+
+
+def _password_login(context: Context, username: str, password: str) -> int | None:
+    """When a not-deleted user ``username`` has this password: the moment it was read (see LOGIN_METHODS)."""
+    read_at = storage.now_ms()
     with transaction(context.engine) as connection:
-        stored = connection.execute(
-            sa.select(users.c.password).where(users.c.username == username, users.c.deleted_at.is_(None))
-        ).scalar_one_or_none()
-    return auth.check_password(password, stored)
+        row = connection.execute(_PASSWORD_QUERY, {"username": username}).first()
+    # checked even for unknown users, so they take as long as known ones
+    matches = auth.check_password(password, None if row is None else row.password)
+    if row is None or not matches:
+        return None
+    floor = storage.token_floor(row.changed_at)
+    return read_at if floor is None else max(read_at, floor)
 
 
-#: Authentication types by name; only those in ``Config.auth_modules`` are enabled.
-LOGIN_METHODS: dict[str, Callable[[Context, str, str], bool]] = {"password": _password_login}
+#: Authentication types by name; only those in ``Config.auth_modules`` are enabled. Each returns
+#: None for wrong credentials, else the epoch ms as of which they were found valid: the new token's
+#: ``iat``. So a password change made while bcrypt was checking the old password voids the token.
+LOGIN_METHODS: dict[str, Callable[[Context, str, str], int | None]] = {"password": _password_login}
 
 
 def login(context: Context) -> Response:
@@ -44,10 +58,13 @@ def login(context: Context) -> Response:
         raise errors.missing_credentials()
     if not username or not password:
         raise errors.missing_credentials()
-    if not method(context, username, password):
+    verified_at = method(context, username, password)
+    if verified_at is None:
         raise errors.authentication_failure("Incorrect username or password")
     config = context.config
-    token = auth.make_token(config.secret, config.instance_name, username, lifetime=config.token_lifetime)
+    token = auth.make_token(
+        config.secret, config.instance_name, username, lifetime=config.token_lifetime, issued_at=verified_at
+    )
     return json_response({"token": token}, headers=LOGIN_HEADERS)
 
 

@@ -133,6 +133,11 @@ def _current(connection: Connection, slug: str) -> Row[Any] | None:
     return None if uuid is None else queries.newest_row(connection, projects, uuid)
 
 
+def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
+    """The current revision of the project with this slug, locked for revising or deleting."""
+    return queries.read_locked(connection, projects, lambda: _current(connection, slug), queries.row_uuid)
+
+
 def get_project(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine) as connection:
@@ -238,6 +243,7 @@ def create_project(context: Context) -> Response:
             raise errors.missing_field(KIND, "name")
         _check_fields(fields, creating=True)
         slugs = sorted(set(fields["slugs"]))
+        queries.claim_names(connection, projects, names=[fields["name"]], slugs=slugs)
         taken = _colliding_slugs(connection, slugs, None)
         if taken:
             raise errors.slugs_exist(taken)
@@ -282,7 +288,13 @@ def update_project(context: Context) -> Response:
         if not isinstance(fields, dict):
             raise errors.invalid_field(KIND, "object", "object", validation.json_type(fields))
         _check_fields(fields, creating=False)
-        current = _current(connection, slug)
+        queries.claim_names(
+            connection,
+            projects,
+            names=[fields["name"]] if fields.get("name") else [],
+            slugs=fields.get("slugs") or [],
+        )
+        current = _current_locked(connection, slug)
         if current is None or current.deleted_at is not None:
             raise errors.not_found(KIND)
         uuid = str(current.uuid)
@@ -330,7 +342,7 @@ def delete_project(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine, write=True) as connection:
         caller = query_caller(context, connection)
-        current = _current(connection, slug) if validation.is_slug(slug) else None
+        current = _current_locked(connection, slug) if validation.is_slug(slug) else None
         if not caller.manages_site:
             role = None if current is None else queries.project_role(connection, caller.id, str(current.uuid))
             if role is None or not role["manager"]:

@@ -41,6 +41,8 @@ KIND = "time"
 PAGE = 1000
 MAX_DURATION = 2**31 - 1
 UPDATABLE = ("duration", "user", "project", "activities", "notes", "issue_uri", "date_worked")
+#: Sent as ``null`` by a site admin, it restores a deleted time; no other update touches a deleted time.
+RESTORE = "deleted_at"
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -250,6 +252,16 @@ def _is_visible(connection: Connection, caller: auth.Caller, row: Row[Any]) -> b
         return True
     role = queries.project_role(connection, caller.id, str(row.project))
     return role is not None and role["spectator"]
+
+
+def _refusal(
+    connection: Connection, caller: auth.Caller, row: Row[Any], action: str, kind: str
+) -> errors.ApiError:
+    """Why ``caller`` may not ``action`` this time: 404 (as GET says) when they may not even see it,
+    so the answer gives away neither that it exists nor whose it is."""
+    if not _is_visible(connection, caller, row):
+        return errors.not_found(kind)
+    return errors.not_authorized(caller.username, action)
 
 
 def _date_bound(context: Context, key: str) -> dt.date | None:
@@ -476,8 +488,14 @@ def _check_new_time(fields: dict[str, Any]) -> int:
 
 
 def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
-    """Current row ids of these activities; 409 when any slug is unknown."""
-    found = queries.current_activities(connection, slugs)
+    """Current row ids of these activities, held against deletion; 409 when any slug is unknown."""
+    found = queries.read_locked(
+        connection,
+        activities,
+        lambda: queries.current_activities(connection, slugs),
+        lambda rows: [row.uuid for row in rows.values()],
+        shared=True,
+    )
     if len(found) != len(set(slugs)):
         raise errors.invalid_foreign_key(KIND, "activities")
     return sorted({row.id for row in found.values()})
@@ -485,7 +503,9 @@ def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
 
 def _default_activity_ids(connection: Connection, project: Row[Any]) -> list[int]:
     if project.default_activity is not None:
-        activity = queries.newest_row(connection, activities, str(project.default_activity))
+        default = str(project.default_activity)
+        queries.lock_objects(connection, activities, [default], shared=True)
+        activity = queries.newest_row(connection, activities, default)
         if activity is not None and activity.deleted_at is None and activity.slug is not None:
             return [activity.id]
     raise errors.missing_field(KIND, "activities")
@@ -500,8 +520,13 @@ def _require_member(connection: Connection, caller: auth.Caller, project_uuid: s
 
 
 def _project(connection: Connection, slug: str) -> Row[Any]:
-    uuid = queries.project_uuid_for_slug(connection, slug) if validation.is_slug(slug) else None
-    project = None if uuid is None else queries.newest_row(connection, projects, uuid)
+    """The current project with this slug, held against deletion; 409 when there is none."""
+
+    def read() -> Row[Any] | None:
+        uuid = queries.project_uuid_for_slug(connection, slug) if validation.is_slug(slug) else None
+        return None if uuid is None else queries.newest_row(connection, projects, uuid)
+
+    project = queries.read_locked(connection, projects, read, queries.row_uuid, shared=True)
     if project is None or project.deleted_at is not None:
         raise errors.invalid_foreign_key(KIND, "project")
     return project
@@ -565,7 +590,7 @@ def _check_update(fields: dict[str, Any]) -> dict[str, Any]:
     if isinstance(fields.get("duration"), dict):
         raise _type_error("duration", "number", fields["duration"])
     for name in fields:
-        if name not in UPDATABLE:
+        if name not in UPDATABLE and not (name == RESTORE and fields[name] is None):
             raise errors.unknown_field(KIND, name)
     for name, expected in (
         ("duration", "number"),
@@ -609,11 +634,16 @@ def update_time(context: Context) -> Response:
         if not isinstance(fields, dict):
             raise errors.invalid_field(KIND, "object", "object", validation.json_type(fields))
         changes = _check_update(fields)
+        queries.lock_objects(connection, times, [uuid])
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found(KIND)
+        if current.deleted_at is not None and not (RESTORE in fields and caller.site_admin):
+            raise errors.not_found(KIND)
         if current.user != caller.id and not caller.site_admin:
-            raise errors.not_authorized(caller.username, f"create objects for {current.username}")
+            raise _refusal(connection, caller, current, f"update time {uuid}", KIND)
+        if current.deleted_at is not None:
+            changes["deleted_at"] = None
         if "user" in fields:
             owner = queries.user_ids(connection, [fields["user"]]).get(fields["user"])
             if owner is None:
@@ -645,11 +675,12 @@ def delete_time(context: Context) -> Response:
     with transaction(context.engine, write=True) as connection:
         caller = query_caller(context, connection)
         uuid = _uuid_param(context, "uuid")
+        queries.lock_objects(connection, times, [uuid])
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found("uuid")
         if current.user != caller.id and not caller.manages_site:
-            raise errors.not_authorized(caller.username, f"delete time {uuid}")
+            raise _refusal(connection, caller, current, f"delete time {uuid}", "uuid")
         if current.deleted_at is None:
             connection.execute(
                 sa.update(times).where(times.c.id == current.id).values(deleted_at=storage.now_ms())

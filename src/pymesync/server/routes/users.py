@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema, storage, validation
+from pymesync.server import auth, errors, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -31,6 +31,8 @@ ALLOWED = {*TYPED_FIELDS}
 SELF_FIELDS = {"password", "display_name", "email", "meta"}
 #: Fields a site manager may change on other users' records.
 MANAGER_FIELDS = {"site_spectator", "email"}
+#: Sent as ``null`` by a site admin, it restores a deleted user; no other update touches a deleted user.
+RESTORE = "deleted_at"
 #: Text columns without the varchar limit.
 UNLIMITED = {"meta", "password"}
 
@@ -123,7 +125,8 @@ def create_user(context: Context) -> Response:
         require_site_manager(caller, "create users")
         if not caller.site_admin and (fields.get("site_admin") or fields.get("site_manager")):
             raise errors.not_authorized(caller.username, f"set permissions of user {username}")
-        if _find(connection, username) is not None:
+        queries.claim_username(connection, username)
+        if storage.username_taken(connection, username):
             raise errors.username_exists(username)
         created = storage.now_ms()
         values = {name: fields.get(name) for name in ("display_name", "email", "meta")}
@@ -168,6 +171,10 @@ def _authorize_update(caller: auth.Caller, username: str, fields: dict[str, Any]
         raise errors.not_authorized(caller.username, f"set permissions of user {username}")
 
 
+def _may_manage(caller: auth.Caller, row: Row[Any]) -> bool:
+    return auth.may_manage_user(caller, site_admin=bool(row.site_admin), site_manager=bool(row.site_manager))
+
+
 def update_user(context: Context) -> Response:
     username = context.param("username")
     fields = body_object(context)
@@ -178,6 +185,7 @@ def update_user(context: Context) -> Response:
         for name in (*SERVER_SET, "username"):
             if validation.is_truthy(fields.get(name)):
                 raise errors.unknown_field(KIND, name)
+        wants_restore = RESTORE in fields and fields[RESTORE] is None
         fields = {
             name: value
             for name, value in fields.items()
@@ -191,17 +199,20 @@ def update_user(context: Context) -> Response:
         if "email" in fields and not email:
             fields["email"] = None
         _check_types(fields, skip=("email",))
+        queries.claim_username(connection, username)
         row = _find(connection, username)
-        if row is None:
+        if row is None or (row.deleted_at is not None and not (wants_restore and caller.site_admin)):
             raise errors.not_found(KIND)
+        if caller.username != username and not _may_manage(caller, row):
+            raise errors.not_authorized(caller.username, f"modify user {username}")
         changes = dict(fields)
+        if row.deleted_at is not None:
+            changes["deleted_at"] = None
+        now = storage.now_ms()
         if "password" in changes:
             changes["password"] = auth.password_for_storage(changes["password"])
-        connection.execute(
-            sa.update(users)
-            .where(users.c.id == row.id)
-            .values(**changes, updated_at=storage.now_ms(), deleted_at=None)
-        )
+            storage.void_tokens(connection, row.id, now)
+        connection.execute(sa.update(users).where(users.c.id == row.id).values(**changes, updated_at=now))
         updated = connection.execute(sa.select(users).where(users.c.id == row.id)).one()
         return json_response(render(updated))
 
@@ -213,15 +224,17 @@ def delete_user(context: Context) -> Response:
         if not validation.is_username(username):
             raise errors.invalid_identifier("username", username)
         require_site_manager(caller, "delete users")
+        queries.claim_username(connection, username)
         row = _find(connection, username)
         if row is None:
             raise errors.not_found(KIND)
-        if not caller.site_admin and (row.site_admin or row.site_manager):
+        if not _may_manage(caller, row):
             raise errors.not_authorized(caller.username, "delete users")
         now = storage.now_ms()
         connection.execute(
             sa.update(users).where(users.c.id == row.id).values(deleted_at=now, updated_at=now)
         )
+        storage.void_tokens(connection, row.id, now)
     return empty_response()
 
 
