@@ -2,12 +2,16 @@
 
 Starts our own server on a free loopback port with a fresh SQLite database, then uses the legacy
 ``TimeSync`` interface (what pymesync 0.2 programs call) and the pythonic ``Client`` side by side, and
-ends with a weekly report. Run it with ``bash scripts/demo.sh``.
+ends with a weekly report and the ``timesync`` command line. Run it with ``bash scripts/demo.sh``.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
+import tempfile
 
 import pymesync
 from pymesync.server.testing import serve
@@ -77,11 +81,41 @@ def client_tour(base_url: str) -> None:
             print(f"  {row.group[0]!s:<8} {row.duration}")
 
 
+def cli_tour(base_url: str) -> None:
+    """The timesync command line, run as a person would (its files in a throwaway directory)."""
+    print("\n== timesync (the command line) ==", flush=True)
+    with tempfile.TemporaryDirectory(prefix="timesync-demo-") as home:
+        env = {
+            **os.environ,
+            "TIMESYNC_CONFIG_DIR": home,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        for args in (
+            ["login", "--server", base_url, "--user", "admin", "--password-stdin"],
+            ["log", "1h30m", "gwm", "docs", "-m", "Reviewed the installer"],
+            ["log", "45", "gwm"],  # refused: minutes or hours?
+            ["ls", "--week", "-f", "table"],
+            ["report", "--week", "--by", "activity", "--chart", "-f", "table"],
+        ):
+            print("$ timesync", " ".join(args), flush=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "pymesync.cli", *args],
+                env=env,
+                input="adminpass\n",
+                text=True,
+                capture_output=True,
+            )
+            print(
+                done.stdout + done.stderr + (f"(exit {done.returncode})\n" if done.returncode else ""), end=""
+            )
+
+
 def main() -> None:
     with serve() as server:
         print(f"TimeSync server running at {server.base_url} (fresh SQLite database)\n")
         legacy_tour(server.base_url)
         client_tour(server.base_url)
+        cli_tour(server.base_url)
 
 
 if __name__ == "__main__":

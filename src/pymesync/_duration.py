@@ -30,3 +30,52 @@ def format_duration(seconds: int) -> str:
     """``5400`` → ``"1h30m"``; the inverse of :func:`parse_duration` for whole minutes."""
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60}m"
+
+
+#: What people may type for a duration, shown whenever one is refused.
+HUMAN_FORMS = "1h30m, 90m, 1.5h, 1:30 or 45m"
+
+_HUMAN = re.compile(
+    r"(?P<h>[0-9]+)h\s*(?:(?P<hm>[0-9]+)m)?"  # 1h30m, 2h
+    r"|(?P<m>[0-9]+)m"  # 90m (m is always minutes)
+    r"|(?P<dec>[0-9]*[.,][0-9]+|[0-9]+[.,])h"  # 1.5h, .25h
+    r"|(?P<ch>[0-9]+):(?P<cm>[0-5][0-9])",  # 1:30
+    re.I,
+)
+
+
+def parse_human_duration(text: str) -> int:
+    """Seconds for a duration as people type it (:data:`HUMAN_FORMS`); ValueError naming the forms otherwise.
+
+    A bare number is refused: ``90`` could mean minutes or hours, and a wrong guess is logged time.
+    """
+    from decimal import Decimal
+
+    cleaned = text.strip()
+    match = _HUMAN.fullmatch(cleaned)
+    if match is None:
+        hint = " (add a unit: 90m or 1.5h)" if cleaned.replace(".", "", 1).isdigit() else ""
+        raise ValueError(f"invalid duration {text!r}{hint}; use {HUMAN_FORMS}")
+    if match["h"] is not None:
+        return int(match["h"]) * 3600 + int(match["hm"] or 0) * 60
+    if match["m"] is not None:
+        return int(match["m"]) * 60
+    if match["dec"] is not None:
+        return int((Decimal(match["dec"].replace(",", ".")) * 3600).to_integral_value())
+    return int(match["ch"]) * 3600 + int(match["cm"]) * 60
+
+
+def format_human_duration(seconds: int) -> str:
+    """``5400`` → ``"1h30m"``, ``7200`` → ``"2h"``, ``2700`` → ``"45m"`` (seconds below a minute dropped)."""
+    sign = "-" if seconds < 0 else ""
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    if hours and minutes:
+        return f"{sign}{hours}h{minutes}m"
+    if hours:
+        return f"{sign}{hours}h"
+    return f"{sign}{minutes}m"
+
+
+def format_decimal_hours(seconds: int) -> str:
+    """``5400`` → ``"1.50"``: hours with two decimals, the form billing tools take."""
+    return f"{seconds / 3600:.2f}"

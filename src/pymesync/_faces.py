@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pymesync._operations import (
@@ -43,7 +43,9 @@ def base_url(baseurl: str) -> str:
     return baseurl.rstrip("/")
 
 
-def new_session(username: str | None, password: str | None, auth_type: str, token: str | None) -> Session:
+def new_session(
+    username: str | None, password: str | Callable[[], str] | None, auth_type: str, token: str | None
+) -> Session:
     if (username is None) != (password is None):
         raise ValueError("give both username and password, or neither")
     if username is None and token is None:
@@ -112,7 +114,7 @@ class ClientBase(abc.ABC, Generic[D]):
         baseurl: str,
         *,
         username: str | None = None,
-        password: str | None = None,
+        password: str | Callable[[], str] | None = None,
         auth_type: str = "password",
         token: str | None = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,

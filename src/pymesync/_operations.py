@@ -109,7 +109,12 @@ class Session:
     """
 
     def __init__(
-        self, *, username: str | None, password: str | None, auth_type: str, token: str | None
+        self,
+        *,
+        username: str | None,
+        password: str | Callable[[], str] | None,
+        auth_type: str,
+        token: str | None,
     ) -> None:
         self._username = username
         self._password = password
@@ -176,7 +181,10 @@ class Session:
         """POST /login with the stored credentials and keep the new token."""
         if not self.can_login:
             raise AuthenticationError("no token, and no username and password to log in with")
-        response = yield _wire.login(self._username, self._password, self._auth_type)
+        password = self._password
+        if callable(password):  # read from a keyring only when a login is really needed
+            password = yield Blocking(password)
+        response = yield _wire.login(self._username, password, self._auth_type)
         data = read(response)
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:

@@ -148,8 +148,10 @@ class Client(ClientBase[_Driver]):
 
     ``baseurl`` includes the API version (``https://timesync.example.com/v1``). With ``username`` and
     ``password`` it logs in on first use and again whenever the token expires or is rejected; with only a
-    ``token`` it uses that token until the server refuses it. ``timeout`` is seconds, one number or a
-    ``(connect, read)`` pair. Use it as a context manager, or call :meth:`close`, to release connections.
+    ``token`` it uses that token until the server refuses it. ``password`` may be a function returning it,
+    called only when a login is needed (so a saved token spares reading a keyring). ``timeout`` is seconds,
+    one number or a ``(connect, read)`` pair. Use it as a context manager, or call :meth:`close`, to
+    release connections.
     """
 
     times: TimeCollection

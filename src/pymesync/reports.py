@@ -7,7 +7,12 @@ Grouping keys:
   activity totals can add up to more than the overall total;
 * ``user``: the username;
 * ``day``: ``date_worked`` as a :class:`datetime.date`;
-* ``week``: the Monday of ``date_worked``'s ISO week, as a :class:`datetime.date`.
+* ``week``: the Monday of ``date_worked``'s ISO week, as a :class:`datetime.date`;
+* ``month``: the first day of ``date_worked``'s month, as a :class:`datetime.date`.
+
+:func:`summarize` gives flat rows per combination of keys; :func:`nest` the same as a tree with subtotals
+(repeated ``--by`` in the command line); :func:`pivot` a grid of one key against another (days × projects,
+the week sheet billing tools take).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Final
 
 from pymesync.models import Time
 
-__all__ = ["GROUPS", "Summary", "SummaryRow", "summarize"]
+__all__ = ["GROUPS", "NestedRow", "Pivot", "Summary", "SummaryRow", "nest", "pivot", "summarize"]
 
 GroupValue = str | datetime.date | None
 
@@ -45,12 +50,18 @@ def _weeks(entry: Time) -> list[GroupValue]:
     return [None if day is None else day - datetime.timedelta(days=day.weekday())]
 
 
+def _months(entry: Time) -> list[GroupValue]:
+    day = entry.date_worked
+    return [None if day is None else day.replace(day=1)]
+
+
 GROUPS: Final[dict[str, Callable[[Time], list[GroupValue]]]] = {
     "project": _projects,
     "activity": _activities,
     "user": _users,
     "day": _days,
     "week": _weeks,
+    "month": _months,
 }
 
 
@@ -111,3 +122,73 @@ def summarize(entries: Iterable[Time], by: Sequence[str] = ("project",)) -> Summ
         for group, (seconds, n) in sorted(totals.items(), key=lambda kv: _sort_key(kv[0]))
     )
     return Summary(keys, rows, total_seconds, count)
+
+
+@dataclasses.dataclass(frozen=True)
+class NestedRow:
+    """One line of a nested report: its depth (0 for the first key), its group so far, and totals."""
+
+    depth: int
+    group: tuple[GroupValue, ...]
+    seconds: int
+    entries: int
+
+    @property
+    def value(self) -> GroupValue:
+        return self.group[-1]
+
+
+def nest(entries: Iterable[Time], by: Sequence[str]) -> list[NestedRow]:
+    """Subtotals for every prefix of ``by``, each row followed by its children (depth-first, sorted)."""
+    items = list(entries)
+    keys = tuple(by)
+    levels = [summarize(items, keys[: depth + 1]) for depth in range(len(keys))]
+    children: dict[tuple[GroupValue, ...], list[SummaryRow]] = {}
+    for level in levels:
+        for row in level.rows:
+            children.setdefault(row.group[:-1], []).append(row)
+    out: list[NestedRow] = []
+
+    def walk(parent: tuple[GroupValue, ...]) -> None:
+        for row in children.get(parent, []):
+            out.append(NestedRow(len(row.group) - 1, row.group, row.seconds, row.entries))
+            walk(row.group)
+
+    walk(())
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Pivot:
+    """Seconds per (row value, column value), with totals per row, per column and overall."""
+
+    rows_by: str
+    columns_by: str
+    row_values: tuple[GroupValue, ...]
+    column_values: tuple[GroupValue, ...]
+    cells: dict[tuple[GroupValue, GroupValue], int]
+    row_totals: dict[GroupValue, int]
+    column_totals: dict[GroupValue, int]
+    total_seconds: int
+
+
+def pivot(entries: Iterable[Time], rows: str, columns: str) -> Pivot:
+    """A ``rows`` × ``columns`` grid, e.g. ``pivot(entries, "day", "project")`` for a week sheet.
+
+    Row and column totals are summed from the entries themselves, so an entry with two activities counts
+    once in a row total even when ``activity`` is the column key.
+    """
+    items = list(entries)
+    grid = summarize(items, (rows, columns))
+    row_sums = summarize(items, (rows,))
+    column_sums = summarize(items, (columns,))
+    return Pivot(
+        rows,
+        columns,
+        tuple(row.group[0] for row in row_sums.rows),
+        tuple(row.group[0] for row in column_sums.rows),
+        {(row.group[0], row.group[1]): row.seconds for row in grid.rows},
+        {row.group[0]: row.seconds for row in row_sums.rows},
+        {row.group[0]: row.seconds for row in column_sums.rows},
+        grid.total_seconds,
+    )

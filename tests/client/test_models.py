@@ -202,5 +202,5 @@ def test_summarize_groups_and_totals() -> None:
     ]
     by_activity = summarize(entries, ("activity",))
     assert {row.group[0]: row.seconds for row in by_activity.rows} == {"dev": 5400, "docs": 2400}
-    with pytest.raises(ValueError, match="cannot group by month"):
-        summarize(entries, ("month",))
+    with pytest.raises(ValueError, match="cannot group by hour"):
+        summarize(entries, ("hour",))

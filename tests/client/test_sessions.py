@@ -181,3 +181,22 @@ def test_one_caller_renews_while_the_others_keep_the_old_token() -> None:
     first.close()
     third = session.ready()
     assert isinstance(next(third), Request)  # an abandoned renewal does not block the next one
+
+
+def test_password_function_is_called_only_when_a_login_is_needed(
+    make_client: ClientFactory, server: RunningServer
+) -> None:
+    token = make_client(server.base_url, username=ADMIN[0], password=ADMIN[1])
+    token.login()
+    calls: list[int] = []
+
+    def password() -> str:
+        calls.append(1)
+        return ADMIN[1]
+
+    reuses = make_client(server.base_url, username=ADMIN[0], password=password, token=token.token)
+    assert "admin" in reuses.users
+    assert calls == []
+    fresh = make_client(server.base_url, username=ADMIN[0], password=password)
+    assert "admin" in fresh.users
+    assert calls == [1]

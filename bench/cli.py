@@ -1,0 +1,97 @@
+"""How fast ``timesync`` feels: start-up, and ``log``/``today`` against a minimal http.client script.
+
+Run by hand (``uv run python bench/cli.py``); prints medians of repeated runs of real processes:
+
+* ``timesync --help`` against ``python -c pass`` (target: within 60 ms);
+* ``timesync log 1h gwm`` and ``timesync today`` against a script making the same requests with
+  ``http.client`` and nothing else (target: within 1.5x).
+
+Bytecode is compiled first, as ``pip install`` does (this environment sets PYTHONDONTWRITEBYTECODE).
+"""
+
+from __future__ import annotations
+
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pymesync import Client
+from pymesync.server.testing import create_user, serve
+
+RUNS = 15
+TIMESYNC = [sys.executable, "-m", "pymesync.cli"]
+
+RAW = r"""
+import datetime, http.client, json, sys
+url, token, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+host, port = url.split("//")[1].split("/")[0].split(":")
+conn = http.client.HTTPConnection(host, int(port))
+def call(method, path, body=None):
+    conn.request(method, "/v1/" + path + ("&" if "?" in path else "?") + "token=" + token,
+                 body=None if body is None else json.dumps(body),
+                 headers={"Content-Type": "application/json"})
+    return json.loads(conn.getresponse().read())
+today = datetime.date.today().isoformat()
+if mode == "log":
+    call("GET", "projects")
+    call("POST", "times", {"duration": 3600, "project": "gwm", "user": "alice", "date_worked": today})
+call("GET", f"times?user=alice&start={today}&end={today}")
+"""
+
+
+def median_ms(command: list[str], env: dict[str, str]) -> float:
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    import pymesync
+
+    compileall.compile_dir(Path(pymesync.__file__).parent, quiet=1)
+    home = tempfile.mkdtemp(prefix="timesync-bench-")
+    env = {
+        **os.environ,
+        "TIMESYNC_CONFIG_DIR": home,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    baseline = median_ms([sys.executable, "-c", "pass"], env)
+    helped = median_ms([*TIMESYNC, "--help"], env)
+    print(f"python -c pass        {baseline:7.1f} ms")
+    print(f"timesync --help       {helped:7.1f} ms   (+{helped - baseline:.1f} ms; target +60 ms)")
+    with serve() as server:
+        create_user(server.database_url, "alice", "alicepass")
+        with Client(server.base_url, username="admin", password="adminpass") as admin:
+            admin.activities.create(name="Development", slug="dev")
+            member = {"member": True, "spectator": False, "manager": False}
+            admin.projects.create(name="GWM", slugs=["gwm"], default_activity="dev", users={"alice": member})
+        subprocess.run(
+            [*TIMESYNC, "login", "--server", server.base_url, "--user", "alice", "--password-stdin"],
+            env=env,
+            input=b"alicepass\n",
+            check=True,
+            capture_output=True,
+        )
+        with Client(server.base_url, username="alice", password="alicepass") as alice:
+            alice.login()
+            token = alice.token or ""
+        raw = [sys.executable, "-c", RAW, server.base_url, token]
+        for name, command, script in (
+            ("log 1h gwm", [*TIMESYNC, "log", "1h", "gwm"], [*raw, "log"]),
+            ("today", [*TIMESYNC, "today"], [*raw, "today"]),
+        ):
+            ours, theirs = median_ms(command, env), median_ms(script, env)
+            print(f"timesync {name:<12} {ours:7.1f} ms   raw {theirs:7.1f} ms   ({ours / theirs:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

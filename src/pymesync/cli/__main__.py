@@ -1,0 +1,5 @@
+"""``python -m pymesync.cli``: the same as the ``timesync`` command."""
+
+from pymesync.cli import main
+
+main()

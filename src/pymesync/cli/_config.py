@@ -1,0 +1,114 @@
+"""The config file: a default profile name and, per profile, the server URL and user name.
+
+It never holds a secret (passwords live in the keyring or the credentials file, tokens in the cache), so
+``timesync config get`` can show all of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from pymesync.cli._errors import CliError, usage_error
+from pymesync.cli._files import config_dir, dump_toml, read_toml, write_atomic
+
+DEFAULT_PROFILE = "default"
+#: settings `config set` accepts: name → what it means (shown in errors and docs)
+PROFILE_KEYS = {
+    "url": "the server's API URL, e.g. https://timesync.example.com/v1",
+    "user": "your user name on that server",
+    "target": "weekly target for 'report --target', e.g. 40h",
+}
+GLOBAL_KEYS = {
+    "profile": "the profile used when --profile is not given",
+    "color": "auto, always or never",
+}
+#: written by `login`, shown by `config get`, never set by hand
+READ_ONLY_KEYS = {"password_store": "where login saved the password: keyring or file"}
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+@dataclasses.dataclass
+class Config:
+    data: dict[str, Any]
+
+    @classmethod
+    def load(cls) -> Config:
+        try:
+            return cls(read_toml(config_path()))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+
+    def save(self) -> None:
+        write_atomic(config_path(), dump_toml(self.data).encode())
+
+    def profile_name(self, chosen: str | None) -> str:
+        name = chosen or os.environ.get("TIMESYNC_PROFILE") or self.data.get("profile") or DEFAULT_PROFILE
+        return str(name)
+
+    def profile(self, name: str) -> dict[str, Any]:
+        profiles = self.data.get("profiles", {})
+        found = profiles.get(name, {}) if isinstance(profiles, dict) else {}
+        return found if isinstance(found, dict) else {}
+
+    def set_profile(self, name: str, **values: str | None) -> None:
+        profile = self.data.setdefault("profiles", {}).setdefault(name, {})
+        for key, value in values.items():
+            if value is None:
+                profile.pop(key, None)
+            else:
+                profile[key] = value
+
+    def get(self, key: str, profile: str) -> Any:
+        if key in GLOBAL_KEYS:
+            return self.data.get(key)
+        if key in PROFILE_KEYS or key in READ_ONLY_KEYS:
+            return self.profile(profile).get(key)
+        raise _unknown(key)
+
+    def set(self, key: str, value: str, profile: str) -> None:
+        if key == "color" and value not in ("auto", "always", "never"):
+            raise usage_error("color must be auto, always or never")
+        if key == "url":
+            value = normalize_url(value)
+        if key == "target":
+            from pymesync._duration import parse_human_duration
+
+            try:
+                parse_human_duration(value)
+            except ValueError as exc:
+                raise usage_error(str(exc)) from None
+        if key in GLOBAL_KEYS:
+            self.data[key] = value
+        elif key in PROFILE_KEYS:
+            self.set_profile(profile, **{key: value})
+        else:
+            raise _unknown(key)
+
+
+def _unknown(key: str) -> CliError:
+    known = ", ".join([*GLOBAL_KEYS, *PROFILE_KEYS, *READ_ONLY_KEYS])
+    if key in READ_ONLY_KEYS:
+        return usage_error(f"{key} is set by 'timesync login'")
+    return usage_error(f"unknown setting {key!r}; known settings: {known}")
+
+
+def normalize_url(url: str) -> str:
+    """An http(s) API URL ending in the version; ``/v1`` is added when no version is given."""
+    from urllib.parse import urlsplit
+
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise usage_error(f"invalid server URL {url!r}; use e.g. https://timesync.example.com/v1")
+    if parts.username or parts.password:
+        raise usage_error("put no user name or password in the server URL; 'timesync login' asks for them")
+    last = parts.path.rsplit("/", 1)[-1]
+    if not (last[:1] == "v" and last[1:].isdigit()):
+        url += "/v1"
+    return url

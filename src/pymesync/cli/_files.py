@@ -1,0 +1,123 @@
+"""Where the command line keeps its files, and how it writes them (atomically, private when asked).
+
+``TIMESYNC_CONFIG_DIR`` puts everything (config, state, cache) under one directory; otherwise the
+platform's user config, state and cache directories are used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "timesync"
+
+
+def _override() -> Path | None:
+    value = os.environ.get("TIMESYNC_CONFIG_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    override = _override()
+    if override is not None:
+        return override
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def state_dir() -> Path:
+    """The running timer and the undo journal: kept across reboots."""
+    override = _override()
+    if override is not None:
+        return override / "state"
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Cached tokens and the recent-entries list: safe to delete at any time."""
+    override = _override()
+    if override is not None:
+        return override / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Replace ``path`` with ``data`` in one step: readers see the old file or the new one, never half.
+
+    The temporary file gets its mode (0600 when ``private``) before any content is written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``, or None when it is missing or unreadable (these files are only caches)."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, value: Any, *, private: bool = False) -> None:
+    write_atomic(path, json.dumps(value, indent=1, sort_keys=True).encode(), private=private)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML table in ``path`` ({} when missing); ValueError with the path when it is malformed."""
+    toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = toml.load(handle)
+            return data
+    except FileNotFoundError:
+        return {}
+    except toml.TOMLDecodeError as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _toml_key(key: str) -> str:
+    bare = key and all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in key)
+    return key if bare else json.dumps(key)
+
+
+def dump_toml(table: dict[str, Any]) -> str:
+    """TOML for a table of strings, booleans, numbers and sub-tables (all the config ever holds).
+
+    JSON string escapes are valid TOML basic-string escapes, so ``json.dumps`` quotes the values.
+    """
+    lines: list[str] = []
+
+    def walk(prefix: str, current: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in current.items() if not isinstance(v, dict)}
+        if prefix and (scalars or not current):
+            lines.append(f"\n[{prefix}]")
+        for key, value in scalars.items():
+            lines.append(f"{_toml_key(key)} = {json.dumps(value, ensure_ascii=False)}")
+        for key, value in current.items():
+            if isinstance(value, dict):
+                walk(f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key), value)
+
+    walk("", table)
+    return "\n".join(lines).lstrip("\n") + "\n"

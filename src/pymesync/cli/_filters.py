@@ -1,0 +1,108 @@
+"""The options that choose entries (period, user, project, activity), shared by ls, report and export."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pymesync._periods import PERIOD_FORMS, Period, parse_day, parse_period
+from pymesync.cli._errors import usage_error
+
+if TYPE_CHECKING:
+    from pymesync.cli._app import App
+    from pymesync.models import Time
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SHORTCUTS = {"today": "today", "week": "week", "last_week": "last-week", "month": "month"}
+
+
+def selection_options(default_period: str) -> Callable[[F], F]:
+    """Adds the period and filter options; the command gets ``selection`` (a :class:`Selection` builder)."""
+
+    def decorate(func: F) -> F:
+        @click.option("--today", is_flag=True, help="Today only.")
+        @click.option("--week", is_flag=True, help="This week (Monday to Sunday).")
+        @click.option("--last-week", is_flag=True, help="Last week.")
+        @click.option("--month", is_flag=True, help="This month.")
+        @click.option("--period", metavar="PERIOD", help=f"A period: {PERIOD_FORMS}.")
+        @click.option("--since", metavar="DAY", help="From this day (included).")
+        @click.option("--until", metavar="DAY", help="Up to this day (included).")
+        @click.option("--user", metavar="USER", help="Whose entries (default: yours; 'all' for everyone's).")
+        @click.option("--project", "-p", metavar="PROJECT", help="Only this project (slug or prefix).")
+        @click.option("--activity", "-a", metavar="ACTIVITY", help="Only this activity (slug or prefix).")
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            chosen = {key: kwargs.pop(key) for key in (*_SHORTCUTS, "period", "since", "until")}
+            who = {key: kwargs.pop(key) for key in ("user", "project", "activity")}
+            return func(*args, selection=SelectionRequest(default_period, chosen, who), **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    period: Period
+    user: str | None
+    project: str | None
+    activity: str | None
+
+    def filters(self) -> dict[str, object]:
+        found: dict[str, object] = {"start": self.period.start, "end": self.period.end}
+        for key in ("user", "project", "activity"):
+            if getattr(self, key) is not None:
+                found[key] = getattr(self, key)
+        return found
+
+    def entries(self, app: App) -> list[Time]:
+        return app.client().times.list(**self.filters())
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionRequest:
+    """The options as given; :meth:`resolve` checks them and looks up names on the server."""
+
+    default_period: str
+    chosen: dict[str, Any]
+    who: dict[str, Any]
+
+    def period(self, today: datetime.date) -> Period:
+        named = [_SHORTCUTS[key] for key in _SHORTCUTS if self.chosen[key]]
+        if self.chosen["period"]:
+            named.append(self.chosen["period"])
+        if len(named) > 1:
+            raise usage_error(f"choose one period, not {' and '.join(named)}")
+        since, until = self.chosen["since"], self.chosen["until"]
+        try:
+            if since or until:
+                if named:
+                    raise usage_error("--since/--until replace the period options; give one or the other")
+                start = parse_day(since, today) if since else datetime.date(1970, 1, 1)
+                end = parse_day(until, today) if until else today
+                return Period(start, end)
+            return parse_period(named[0] if named else self.default_period, today)
+        except ValueError as exc:
+            raise usage_error(str(exc)) from None
+
+    def resolve(self, app: App) -> Selection:
+        from pymesync.cli import _resolve
+
+        period = self.period(app.today())
+        user = self.who["user"]
+        if user is None:
+            user = app.account().user
+        elif user == "all":
+            user = None
+        project = activity = None
+        if self.who["project"]:
+            project = _resolve.project(app.client(), self.who["project"]).slugs[0]
+        if self.who["activity"]:
+            activity = _resolve.activities(app.client(), [self.who["activity"]])[0]
+        return Selection(period, user, project, activity)

@@ -1,0 +1,66 @@
+"""The one object that knows about the terminal: is output a TTY, may we use colour, may we prompt.
+
+Commands never ask ``isatty()`` themselves; they ask the :class:`Terminal`, which tests can build as
+they like.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+from typing import Any
+
+import click
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def color_wanted(choice: str, stdout_tty: bool) -> bool:
+    """``--color`` first; for ``auto``, NO_COLOR (any value) and TERM=dumb turn colour off."""
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return stdout_tty
+
+
+@dataclasses.dataclass
+class Terminal:
+    stdout_tty: bool
+    stdin_tty: bool
+    color: bool
+    no_input: bool
+    verbose: int
+
+    @classmethod
+    def detect(cls, color: str, no_input: bool, verbose: int) -> Terminal:
+        stdout_tty = _isatty(sys.stdout)
+        return cls(stdout_tty, _isatty(sys.stdin), color_wanted(color, stdout_tty), no_input, verbose)
+
+    @property
+    def may_prompt(self) -> bool:
+        return self.stdin_tty and not self.no_input
+
+    @property
+    def width(self) -> int:
+        return shutil.get_terminal_size((100, 24)).columns if self.stdout_tty else 100
+
+    def out(self, text: str = "") -> None:
+        """Data: to stdout."""
+        click.echo(text, color=self.color)
+
+    def info(self, text: str) -> None:
+        """Messages: to stderr, so piped data stays clean."""
+        click.echo(text, err=True, color=self.color)
+
+    def style(self, text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if self.color else text

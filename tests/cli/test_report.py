@@ -1,0 +1,123 @@
+"""Reports: grouping, nesting, pivot, chart, rounding, target, formats; and the reports core they use."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from pymesync.models import Time
+from pymesync.reports import nest, pivot
+from pymesync.server.testing import RunningServer
+
+from .conftest import Runner, seeded_server
+
+WEEK = "2026-W10"  # 2026-03-02 .. 2026-03-08
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    """A fresh seeded server per test: each test logs the same week."""
+    yield from seeded_server()
+
+
+@pytest.fixture
+def week_logged(logged_in: Runner) -> Runner:
+    for args in (
+        ("1h", "gwm", "--date", "2026-03-02"),
+        ("30m", "gwm", "docs", "--date", "2026-03-02"),
+        ("2h", "pgd", "dev", "--date", "2026-03-03"),
+        ("10m", "gwm", "review", "--date", "2026-03-04"),
+    ):
+        logged_in("log", *args)
+    return logged_in
+
+
+def _report(run: Runner, *args: str) -> list[dict[str, object]]:
+    return json.loads(run("report", "--period", WEEK, *args, "--json").stdout)
+
+
+def test_report_by_project(week_logged: Runner) -> None:
+    rows = {row["project"]: row["seconds"] for row in _report(week_logged)}
+    assert rows["ganeti"] == 6000 and rows["pgd"] == 7200
+
+
+def test_nested_by_has_subtotals(week_logged: Runner) -> None:
+    out = week_logged("report", "--period", WEEK, "--by", "project", "--by", "activity").stdout
+    lines = out.splitlines()
+    gwm = next(index for index, line in enumerate(lines) if line.startswith("ganeti\t"))
+    assert lines[gwm] == "ganeti\t1h40m\t3"
+    assert "  dev\t1h\t1" in lines[gwm + 1 : gwm + 4]
+
+
+def test_pivot_day_project_csv(week_logged: Runner) -> None:
+    out = week_logged("report", "--period", WEEK, "--pivot", "day:project", "-f", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["day"] == "2026-03-02 Mon" and rows[0]["ganeti"] == "1.5" and rows[0]["total"] == "1.5"
+    assert rows[1]["pgd"] == "2.0"
+
+
+def test_week_shortcut_is_the_pivot_table(week_logged: Runner) -> None:
+    out = week_logged("week", "-f", "table").stdout
+    assert out.splitlines()[0].split()[0] == "day"
+
+
+def test_rounding_and_decimal_and_target(week_logged: Runner) -> None:
+    rows = {row["project"]: row["seconds"] for row in _report(week_logged, "--round", "15m")}
+    assert rows["ganeti"] == 3600 + 1800 + 900  # 10m rounds up to 15m
+    result = week_logged("report", "--period", WEEK, "--decimal", "--target", "40h", "-f", "table")
+    assert "Total 2026-03-02..2026-03-08: 3.67 of 40.00 target (9%)" in result.stdout
+
+
+def test_chart_draws_bars_with_colour_only_when_asked(week_logged: Runner) -> None:
+    plain = week_logged("report", "--period", WEEK, "--chart", "-f", "table").stdout
+    assert "█" in plain and "\x1b[" not in plain
+    coloured = week_logged("--color", "always", "report", "--period", WEEK, "--chart", "-f", "table").stdout
+    assert "\x1b[" in coloured
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--pivot", "day"),
+        ("--pivot", "day:day"),
+        ("--by", "hour"),
+        ("--round", "15"),
+        ("--target", "x"),
+        ("--pivot", "day:project", "--by", "user"),
+    ],
+)
+def test_bad_report_options_exit_2(logged_in: Runner, args: tuple[str, ...]) -> None:
+    assert logged_in("report", *args, code=2).stderr.strip()
+
+
+def test_today_lists_today(logged_in: Runner) -> None:
+    logged_in("log", "25m", "gwm", "-m", "today test")
+    records = json.loads(logged_in("today", "--json").stdout)
+    assert [record["notes"] for record in records if record["notes"] == "today test"] == ["today test"]
+
+
+def _time(day: int, project: str, seconds: int, *activities: str) -> Time:
+    return Time(
+        duration=seconds, project=(project,), activities=activities, date_worked=datetime.date(2026, 3, day)
+    )
+
+
+def test_core_nest_and_pivot() -> None:
+    entries = [_time(2, "a", 60, "x"), _time(2, "a", 120, "y"), _time(3, "b", 30, "x", "y")]
+    rows = [(row.depth, row.group, row.seconds) for row in nest(entries, ("project", "activity"))]
+    assert rows == [
+        (0, ("a",), 180),
+        (1, ("a", "x"), 60),
+        (1, ("a", "y"), 120),
+        (0, ("b",), 30),
+        (1, ("b", "x"), 30),
+        (1, ("b", "y"), 30),
+    ]
+    grid = pivot(entries, "project", "activity")
+    assert grid.row_totals == {"a": 180, "b": 30}  # b's entry counts once, though it has two activities
+    assert grid.cells[("b", "y")] == 30 and grid.total_seconds == 210
