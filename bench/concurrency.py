@@ -8,7 +8,8 @@ released together:
   (revisions written), acknowledged revisions that share a number, 5xx answers;
 * 8 simultaneous creations of one project name, one project slug, one activity slug and one
   username: how many were stored (1 is right), and 5xx answers;
-* one client alone sending 300 updates: the median latency, the single-writer cost of locking.
+* one client alone sending 300 updates, then 300 new times: the median latency of each, the
+  single-writer cost of locking.
 
 ``--baseline-src DIR`` runs the same deployments from another checkout's ``src`` (for example
 the commit before a change, from ``git worktree add``) in the same run, side by side::
@@ -155,6 +156,7 @@ class Outcome:
     duplicates: int = 0
     server_errors: int = 0
     single_writer_ms: float = 0.0
+    single_creator_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -220,6 +222,13 @@ def measure(url: str, ports: list[int], updates_each: int) -> Outcome:
         latencies.append(time.perf_counter() - started)
         assert status == 200
     outcome.single_writer_ms = statistics.median(latencies) * 1000
+    latencies = []
+    for _ in range(300):
+        started = time.perf_counter()
+        status, _ = one.post("/v1/times", token, entry)
+        latencies.append(time.perf_counter() - started)
+        assert status == 200
+    outcome.single_creator_ms = statistics.median(latencies) * 1000
     return outcome
 
 
@@ -256,7 +265,7 @@ def main() -> None:
     sources = [("this", SOURCE)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
     print(
         f"{'code':<9} {'backend':<11} {'servers':<14} {'sent':>5} {'acked':>6} {'stored':>6} "
-        f"{'shared rev':>10} {'dupes':>6} {'5xx':>5} {'alone ms':>9}  notes"
+        f"{'shared rev':>10} {'dupes':>6} {'5xx':>5} {'update ms':>9} {'create ms':>9}  notes"
     )
     for backend, postgres_url, processes, workers in deployments:
         shape = f"{processes} processes" if processes > 1 else f"{workers} worker" + "s" * (workers > 1)
@@ -266,7 +275,8 @@ def main() -> None:
             print(
                 f"{label:<9} {backend:<11} {shape:<14} {outcome.sent:>5} {outcome.acknowledged:>6} "
                 f"{outcome.stored:>6} {outcome.shared_revisions:>10} {outcome.duplicates:>6} "
-                f"{outcome.server_errors:>5} {outcome.single_writer_ms:>9.2f}  {'; '.join(outcome.notes)}",
+                f"{outcome.server_errors:>5} {outcome.single_writer_ms:>9.2f} "
+                f"{outcome.single_creator_ms:>9.2f}  {'; '.join(outcome.notes)}",
                 flush=True,
             )
 
