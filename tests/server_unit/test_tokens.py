@@ -106,3 +106,12 @@ def test_the_bcrypt_gate_refuses_callers_beyond_its_queue() -> None:
     assert refused.value.status == 503
     with gate, gate:  # every slot was given back
         pass
+
+
+def test_a_hash_with_other_digits_in_its_cost_is_plaintext() -> None:
+    """``\\d`` would take Arabic-Indic digits: the string is then no hash bcrypt can read."""
+    cheap = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+    lookalike = cheap[:4] + "٠٤" + cheap[6:]
+    assert not auth.is_bcrypt_hash(lookalike)
+    stored = auth.password_for_storage(lookalike, rounds=4)
+    assert auth.check_password(lookalike, stored)

@@ -34,7 +34,7 @@ MAX_BCRYPT_COST = 12
 #: bcrypt only ever reads the first 72 bytes; newer bcrypt releases refuse longer input.
 BCRYPT_MAX_BYTES = 72
 _HEADER = {"typ": "JWT", "alg": "HMAC-SHA512"}
-_BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}", re.ASCII)
 
 
 class BcryptGate:
