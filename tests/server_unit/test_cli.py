@@ -106,6 +106,7 @@ def test_passwords_the_api_refuses_are_refused_by_the_commands(
     url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", password)
     assert message in _refused(["init", "--database", url], capsys)
+    assert not (tmp_path / "cli.db").exists()  # refused before anything is written
     monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", "admin pw")
     assert main(["init", "--database", url]) == 0
     monkeypatch.setenv("TIMESYNC_USER_PASSWORD", password)

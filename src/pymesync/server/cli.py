@@ -58,20 +58,31 @@ def _min_password_length(args: argparse.Namespace) -> int:
     return length
 
 
-def _read_password(env_name: str, prompt: str, min_length: int) -> str:
-    """A password from the environment, else asked twice without echo; refused (exit code 2) when
-    the API would refuse it too."""
-    password = os.environ.get(env_name)
-    if not password:
-        if not sys.stdin.isatty():
-            raise SystemExit(f"error: set {env_name} or run this command in a terminal")
-        password = getpass.getpass(prompt)
-        if password and getpass.getpass("Repeat it: ") != password:
-            raise SystemExit("error: the passwords differ")
+def _check_password(password: str, min_length: int) -> str:
+    """The password, unless the API would refuse it too (then exit code 2)."""
     problem = auth.password_problem(password, min_length=min_length)
     if problem is not None:
         _fail(problem.message)
     return password
+
+
+def _password_from_environment(env_name: str, min_length: int) -> str | None:
+    """``$env_name``, checked before the database is touched, so a refusal writes nothing."""
+    password = os.environ.get(env_name)
+    return _check_password(password, min_length) if password else None
+
+
+def _read_password(env_name: str, prompt: str, min_length: int) -> str:
+    """A password from the environment, else asked twice without echo."""
+    password = _password_from_environment(env_name, min_length)
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit(f"error: set {env_name} or run this command in a terminal")
+    password = getpass.getpass(prompt)
+    if password and getpass.getpass("Repeat it: ") != password:
+        raise SystemExit("error: the passwords differ")
+    return _check_password(password, min_length)
 
 
 def _engine(url: str | None) -> sa.Engine:
@@ -99,6 +110,7 @@ def _check_username(name: str) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     _check_username(args.admin)
     min_length = _min_password_length(args)
+    _password_from_environment(ENV_ADMIN_PASSWORD, min_length)
     engine = _engine(args.database)
     try:
         with storage.transaction(engine) as connection:
@@ -126,6 +138,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_user_create(args: argparse.Namespace) -> int:
     _check_username(args.username)
     min_length = _min_password_length(args)
+    _password_from_environment(ENV_USER_PASSWORD, min_length)
     engine = _engine(args.database)
     try:
         with storage.transaction(engine) as connection:
@@ -149,6 +162,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 def cmd_user_set_password(args: argparse.Namespace) -> int:
     min_length = _min_password_length(args)
+    _password_from_environment(ENV_USER_PASSWORD, min_length)
     engine = _engine(args.database)
     try:
         with storage.transaction(engine) as connection:
@@ -187,8 +201,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from pymesync.server.app import ENV_CORS_ORIGINS, parse_cors_origins
 
-    if args.secret_file:
-        os.environ[auth.ENV_SECRET_FILE] = args.secret_file
+    if args.secret_file:  # the workers read the file themselves, perhaps from another directory
+        os.environ[auth.ENV_SECRET_FILE] = os.path.abspath(args.secret_file)
     external_secret = auth.external_secret(os.environ)
     origins = parse_cors_origins(args.cors_origin or os.environ.get(ENV_CORS_ORIGINS, "").split(","))
     min_length = _min_password_length(args)
