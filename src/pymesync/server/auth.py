@@ -238,10 +238,16 @@ def password_problem(password: str, *, min_length: int = 1) -> PasswordProblem |
             f"the password is longer than {BCRYPT_MAX_BYTES} bytes in UTF-8 (bcrypt would ignore the rest)",
         )
     shortest = max(min_length, 1)  # an empty password could never log in (POST /login needs one)
+    if not password:
+        return PasswordProblem(
+            "non-empty string" if shortest == 1 else f"string of at least {shortest} characters",
+            "empty string",
+            "the password must not be empty",
+        )
     if len(password) < shortest:
         return PasswordProblem(
             f"string of at least {shortest} characters",
-            "shorter string" if password else "empty string",
+            "shorter string",
             f"the password must have at least {shortest} characters",
         )
     return None
