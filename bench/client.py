@@ -20,6 +20,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -54,7 +55,7 @@ def running_server(workers: int) -> Iterator[str]:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        env = {**os.environ, "TIMESYNC_DATABASE_URL": url, "TIMESYNC_SECRET_KEY": "bench-secret"}
+        env = {**os.environ, "TIMESYNC_DATABASE_URL": url, "TIMESYNC_SECRET_KEY": secrets.token_urlsafe(48)}
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "pymesync.server.app:create_app_from_environment",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--http", PROTOCOL,

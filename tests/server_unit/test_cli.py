@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bcrypt
 import pytest
 import sqlalchemy as sa
 
@@ -89,3 +90,92 @@ def test_unusable_databases_are_one_line_errors(
         main(["init", "--database", database])
     assert str(stopped.value.code).startswith(message)
     assert "hunter2" not in str(stopped.value.code)
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run a command that must stop with exit code 2 and a one-line error; return that line."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    return captured.err
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("x" * 73, "longer than 72 bytes"),
+        ("é" * 37, "longer than 72 bytes"),
+        (bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode().replace("$04$", "$14$"), "cost of 4 to 12, not 14"),
+    ],
+)
+def test_passwords_the_api_refuses_are_refused_by_the_commands(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    password: str,
+    message: str,
+) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", password)
+    assert message in _refused(["init", "--database", url], capsys)
+    assert not (tmp_path / "cli.db").exists()  # refused before anything is written
+    monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", "admin pw")
+    assert main(["init", "--database", url]) == 0
+    monkeypatch.setenv("TIMESYNC_USER_PASSWORD", password)
+    assert message in _refused(["user", "create", "alice", "--database", url], capsys)
+    assert message in _refused(["user", "set-password", "admin", "--database", url], capsys)
+    assert set(_users(url)) == {"admin"}
+    assert auth.check_password("admin pw", _users(url)["admin"][3])
+
+
+def test_the_minimum_password_length_applies_to_the_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("TIMESYNC_ADMIN_PASSWORD", "admin pw")
+    assert main(["init", "--database", url]) == 0
+    monkeypatch.setenv("TIMESYNC_USER_PASSWORD", "short")
+    create = ["user", "create", "alice", "--database", url]
+    assert "at least 6 characters" in _refused([*create, "--min-password-length", "6"], capsys)
+    monkeypatch.setenv("TIMESYNC_MIN_PASSWORD_LENGTH", "8")
+    assert "at least 8 characters" in _refused(create, capsys)
+    assert main([*create, "--min-password-length", "5"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "environment", "message"),
+    [
+        ([], {"TIMESYNC_SECRET_KEY": "too short"}, "TIMESYNC_SECRET_KEY is shorter than 32 bytes"),
+        (["--secret-file", "{key}"], {}, "is open to group or others (mode 644); chmod 600 it"),
+        (["--secret-file", "{missing}"], {}, "cannot read the secret file"),
+        (["--secret-file", "{short}"], {}, "is shorter than 32 bytes"),
+        (["--secret-file", "{good}"], {"TIMESYNC_SECRET_KEY": "k" * 40}, "not both"),
+        (["--cors-origin", "https://ok.example", "--cors-origin", "not an origin"], {}, "not a CORS origin"),
+        ([], {"TIMESYNC_CORS_ORIGINS": "https://ok.example,/path"}, "not a CORS origin"),
+        (["--min-password-length", "0"], {}, "must be 1 to 72, not 0"),
+        ([], {"TIMESYNC_MIN_PASSWORD_LENGTH": "eight"}, "must be a whole number"),
+    ],
+)
+def test_serve_refuses_bad_settings_before_it_starts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    environment: dict[str, str],
+    message: str,
+) -> None:
+    files = {"key": 0o644, "short": 0o600, "good": 0o600}
+    for name, mode in files.items():
+        (tmp_path / name).write_text("s" * (8 if name == "short" else 48))
+        (tmp_path / name).chmod(mode)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    paths = {name: str(tmp_path / name) for name in [*files, "missing"]}
+    argv = ["serve", "--database", f"sqlite:///{tmp_path}/never.db", *(o.format(**paths) for o in options)]
+    error = _refused(argv, capsys)
+    assert message in error
+    assert "s" * 8 not in error and "too short" not in error.split(":", 1)[1]  # never the key itself
+    assert not (tmp_path / "never.db").exists()

@@ -112,10 +112,10 @@ def test_unknown_method_and_path(server: RunningServer) -> None:
     assert status == 404 and "Cannot GET /v2/times/" in body["text"]
 
 
-def test_preflight(server: RunningServer) -> None:
+def test_preflight_without_an_allowed_origin_allows_nothing(server: RunningServer) -> None:
     status, body, headers = _request(server, "OPTIONS", "/v1/times")
     assert status == 204 and body is None
-    assert headers["access-control-allow-methods"] == "GET,HEAD,PUT,PATCH,POST,DELETE"
+    assert not any(name.startswith("access-control-") for name in headers)
 
 
 json_values = st.recursive(
@@ -174,7 +174,7 @@ def test_odd_query_strings_never_cause_a_server_error(
 def test_access_log_never_shows_tokens() -> None:
     import logging
 
-    from pymesync.server.app import RedactTokens
+    from pymesync.server.app import RedactSecrets
 
     record = logging.LogRecord(
         "uvicorn.access",
@@ -185,5 +185,5 @@ def test_access_log_never_shows_tokens() -> None:
         ("1.2.3.4", "GET", "/v1/times?a=1&token=abc+d==&b=2"),
         None,
     )
-    assert RedactTokens().filter(record)
+    assert RedactSecrets().filter(record)
     assert record.getMessage() == '1.2.3.4 - "GET /v1/times?a=1&token=[redacted]&b=2"'

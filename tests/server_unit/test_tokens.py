@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
+import bcrypt
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pymesync.server import auth
+from pymesync.server import auth, errors
 
 SECRET = "s3cret"
 ISSUER = "timesync"
@@ -63,6 +66,52 @@ def test_passwords_are_hashed_unless_already_bcrypt() -> None:
     assert not auth.check_password("plain", "plain")
 
 
-def test_long_passwords_do_not_crash() -> None:
-    stored = auth.password_for_storage("x" * 1000, rounds=4)
-    assert auth.check_password("x" * 1000, stored)
+def test_passwords_bcrypt_would_truncate_are_refused_and_never_match() -> None:
+    with pytest.raises(ValueError, match="72 bytes"):
+        auth.password_for_storage("x" * 73, rounds=4)
+    stored = auth.password_for_storage("x" * 72, rounds=4)
+    assert auth.check_password("x" * 72, stored)
+    assert not auth.check_password("x" * 72 + "y", stored)  # bcrypt alone would say yes
+    assert not auth.check_password("x" * 1000, stored)
+
+
+def test_hash_costs_outside_4_to_12_are_refused_and_never_checked() -> None:
+    cheap = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+    for cost in (3, 13, 14, 31):
+        forged = cheap[:4] + f"{cost:02d}" + cheap[6:]
+        problem = auth.password_problem(forged)
+        assert problem is not None and problem.received == f"bcrypt hash of cost {cost}"
+        started = time.perf_counter()
+        assert not auth.check_password("pw", forged)
+        assert time.perf_counter() - started < 1  # cost 31 would take hours
+    assert auth.password_problem(cheap) is None
+    assert auth.password_problem(cheap[:4] + "12" + cheap[6:]) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "min_length", "received"),
+    [("", 1, "empty string"), ("abc", 4, "shorter string"), ("é" * 37, 1, "longer string")],
+)
+def test_plaintext_password_problems(password: str, min_length: int, received: str) -> None:
+    problem = auth.password_problem(password, min_length=min_length)
+    assert problem is not None and problem.received == received
+    assert auth.password_problem("abcd", min_length=4) is None
+    assert auth.password_problem("é" * 36) is None  # 72 bytes
+
+
+def test_the_bcrypt_gate_refuses_callers_beyond_its_queue() -> None:
+    gate = auth.BcryptGate(running=2, waiting=0)
+    with gate, gate, pytest.raises(errors.ApiError) as refused, gate:
+        pass
+    assert refused.value.status == 503
+    with gate, gate:  # every slot was given back
+        pass
+
+
+def test_a_hash_with_other_digits_in_its_cost_is_plaintext() -> None:
+    """``\\d`` would take Arabic-Indic digits: the string is then no hash bcrypt can read."""
+    cheap = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+    lookalike = cheap[:4] + "٠٤" + cheap[6:]
+    assert not auth.is_bcrypt_hash(lookalike)
+    stored = auth.password_for_storage(lookalike, rounds=4)
+    assert auth.check_password(lookalike, stored)

@@ -76,6 +76,60 @@ def test_lenient_query_dates() -> None:
     assert validation.find_date("yesterday") == (False, None)
 
 
+def test_dates_whose_utc_day_is_outside_the_calendar_are_refused() -> None:
+    assert validation.parse_date("9999-12-31T23:00:00-05:00") is None
+    assert validation.parse_date("0001-01-01T00:00:00+05:00") is None
+    assert validation.parse_date("9999-12-31T23:00:00Z") == dt.date(9999, 12, 31)
+    assert validation.parse_date("0001-01-01T05:00:00+05:00") == dt.date(1, 1, 1)
+    assert validation.parse_date("2015-07-30T10:00:00+24:00") is None  # offsets end at 23:59
+    assert validation.parse_date("2015-07-30T10:00:00+23:60") is None
+
+
+def test_the_last_day_is_no_query_bound() -> None:
+    """``end`` is inclusive, so the server filters below the next midnight, which 9999-12-31 lacks."""
+    assert validation.find_date("9999-12-31") == (False, None)
+    assert validation.find_date("9999-12-30") == (True, dt.date(9999, 12, 30))
+
+
+_CLOCKS = st.builds(
+    lambda time, zone: time.isoformat() + zone,
+    st.times(),
+    st.one_of(
+        st.just(""),
+        st.just("Z"),
+        st.builds(
+            lambda sign, h, m: f"{sign}{h:02d}:{m:02d}",
+            st.sampled_from("+-"),
+            st.integers(0, 99),
+            st.integers(0, 99),
+        ),
+    ),
+)
+_DATE_TEXTS = st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda day, sep, clock: f"{day}{sep}{clock}", st.dates(), st.sampled_from("T "), _CLOCKS),
+    st.builds(lambda day, tail: day.isoformat() + tail, st.dates(), st.text(max_size=20)),
+)  # fmt: skip
+
+
+@given(_DATE_TEXTS)
+def test_parse_date_gives_a_storable_day_or_none(text: str) -> None:
+    day = validation.parse_date(text)
+    assert day is None or isinstance(day, dt.date)
+    if day is not None:
+        written = dt.date.fromisoformat(text[:10])
+        assert abs((day - written).days) <= 1  # a time zone moves the UTC day by one at most
+
+
+@given(_DATE_TEXTS)
+def test_find_date_gives_a_usable_bound_or_says_why_not(text: str) -> None:
+    acceptable, day = validation.find_date(text)
+    assert isinstance(acceptable, bool)
+    if day is not None:
+        assert acceptable
+        assert day + dt.timedelta(days=1) > day  # the exclusive end bound exists
+
+
 def test_json_type_words() -> None:
     words = [validation.json_type(v) for v in (None, True, 1, 1.5, "s", [], {})]
     assert words == ["null", "boolean", "number", "number", "string", "array", "object"]

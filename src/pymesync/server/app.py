@@ -9,9 +9,9 @@ import logging
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,14 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pymesync.server import storage
+from pymesync.server import auth, storage
 from pymesync.server.auth import DEFAULT_TOKEN_LIFETIME
 from pymesync.server.context import Config, endpoint, error_response, json_response, read_body
-from pymesync.server.errors import ApiError
+from pymesync.server.errors import ApiError, ConfigError
 from pymesync.server.routes import activities, login, projects, times, users
 
 DEFAULT_INSTANCE_NAME = "timesync"
 API_VERSIONS = ("v0", "v1")
+ENV_CORS_ORIGINS = "TIMESYNC_CORS_ORIGINS"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,17 +35,22 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Headers of every response (1.3): CORS, no caching, the reference's security headers.
+#: Headers of every response (1.3): no caching, the reference's security headers (with the CSP
+#: keywords quoted: unquoted, ``none`` and ``self`` are host names and the policy allows nothing
+#: of what was meant). CORS headers come from the allow-list (:class:`ApiHeaders`).
 COMMON_HEADERS = (
-    (b"access-control-allow-origin", b"*"),
     (b"cache-control", b"no-store, no-cache, must-revalidate, proxy-revalidate"),
     (b"pragma", b"no-cache"),
     (b"expires", b"0"),
-    (b"content-security-policy", b"default-src none; script-src self; connect-src self"),
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; connect-src 'self'"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"SAMEORIGIN"),
 )
 PREFLIGHT_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
+#: The only request header a TimeSync client needs to send cross-origin (tokens go in the body or URL).
+PREFLIGHT_HEADERS = b"Content-Type"
+#: The allow-list entry that admits every origin, as the reference did.
+ANY_ORIGIN = "*"
 
 
 def route_path(raw_path: bytes) -> str:
@@ -62,20 +68,41 @@ def route_path(raw_path: bytes) -> str:
     return "/".join(segments)
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value)
+    return None
+
+
 class ApiHeaders:
     """ASGI wrapper: answers CORS preflights, adds the common headers, routes on the raw path
     (:func:`route_path`), and routes ``/path/`` like ``/path`` (no redirect), keeping the path
-    as sent for the 404 text."""
+    as sent for the 404 text.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Cross-origin reads are allowed only for the origins in ``cors_origins`` (``*`` for all): a
+    listed origin is echoed with ``Vary: Origin``; other origins get no CORS headers at all."""
+
+    def __init__(self, app: ASGIApp, cors_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.any_origin = ANY_ORIGIN in cors_origins
+        self.origins = {origin.encode("latin-1") for origin in cors_origins}
+
+    def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        if self.any_origin:
+            return [(b"access-control-allow-origin", b"*")]
+        origin = _header(scope, b"origin")
+        if origin is not None and origin in self.origins:
+            return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+        return [(b"vary", b"Origin")] if self.origins else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cors = self._cors_headers(scope)
         if scope["method"] == "OPTIONS":
-            await self._preflight(scope, send)
+            await self._preflight(cors, send)
             return
         sent: str = scope["path"]
         raw: bytes | None = scope.get("raw_path")
@@ -88,44 +115,74 @@ class ApiHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in COMMON_HEADERS if n not in present]
+                extra = [(n, v) for n, v in (*COMMON_HEADERS, *cors) if n not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
     @staticmethod
-    async def _preflight(scope: Scope, send: Send) -> None:
-        headers = [
-            (b"access-control-allow-origin", b"*"),
-            (b"access-control-allow-methods", PREFLIGHT_METHODS),
-            (b"vary", b"Access-Control-Request-Headers"),
-            (b"content-length", b"0"),
-        ]
-        for name, value in scope.get("headers", []):
-            if name == b"access-control-request-headers":
-                headers.append((b"access-control-allow-headers", value))
+    async def _preflight(cors: list[tuple[bytes, bytes]], send: Send) -> None:
+        """204; the methods and headers a browser may use, only for an allowed origin."""
+        headers = [*cors, (b"content-length", b"0")]
+        if any(name == b"access-control-allow-origin" for name, _ in cors):
+            headers += [
+                (b"access-control-allow-methods", PREFLIGHT_METHODS),
+                (b"access-control-allow-headers", PREFLIGHT_HEADERS),
+            ]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
 
-class RedactTokens(logging.Filter):
-    """Access logs print request paths, and GET/DELETE carry ``?token=``: blank it out."""
+#: Query parameters whose values never reach a log, compared after percent-decoding and case-folding.
+SECRET_PARAMETERS = frozenset({"token", "password"})
+#: A ``name=value`` pair at the start of a text, or after ``?``, ``&``, a quote or a space.
+_QUERY_PAIR = re.compile(r"(^|[\s?&'\"])([^\s?&=;'\"]+)=([^\s&'\"]*)")
+#: Loggers that may see request URLs: uvicorn's access log, its error log, its ``trace``-level
+#: ASGI message log (which prints each request's scope with the raw query string), and ours.
+REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn.asgi", "pymesync.server")
 
-    _TOKEN = re.compile(r"(token=)[^&\s]*")
+
+def redact_query_secrets(text: str) -> str:
+    """``text`` with the value of every ``token=`` or ``password=`` pair blanked out, however the
+    name is spelled (``%74oken``, ``TOKEN``): the server decodes names before reading them."""
+
+    def blank(pair: re.Match[str]) -> str:
+        before, name, _value = pair.groups()
+        if unquote_plus(name).strip().lower() not in SECRET_PARAMETERS:
+            return pair[0]
+        return f"{before}{name}=[redacted]"
+
+    return _QUERY_PAIR.sub(blank, text)
+
+
+class RedactSecrets(logging.Filter):
+    """Blank out query-string secrets in every record, whatever the shape of its ``args``.
+
+    String arguments are redacted in place, so uvicorn's access formatter still finds its tuple;
+    a record that would still show a secret (an ASGI scope, a dict, the message itself) is
+    replaced by its redacted rendering."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                self._TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+                redact_query_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
             )
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            return True  # logging reports the broken record itself
+        redacted = redact_query_secrets(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True
 
 
-def _redact_access_log() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(existing, RedactTokens) for existing in access.filters):
-        access.addFilter(RedactTokens())
+def _redact_logs() -> None:
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactSecrets) for existing in logger.filters):
+            logger.addFilter(RedactSecrets())
 
 
 async def _not_found(request: Request, _exc: Exception) -> Response:
@@ -150,10 +207,19 @@ def create_app(
     instance_name: str = DEFAULT_INSTANCE_NAME,
     auth_modules: tuple[str, ...] = ("password",),
     create_schema: bool = True,
+    cors_origins: tuple[str, ...] = (),
+    min_password_length: int = 1,
 ) -> Starlette:
     """Build the app for one database. The schema is created when missing and, unless
-    ``secret`` is given, the token secret is read from (or first stored in) the database."""
-    _redact_access_log()
+    ``secret`` is given, the token secret is read from (or first stored in) the database.
+
+    Raises :class:`errors.ConfigError` for a secret shorter than 32 bytes, a malformed CORS
+    origin or a minimum password length outside 1 to 72."""
+    if secret is not None:
+        auth.check_secret(secret, "the token secret")
+    origins = parse_cors_origins(cors_origins)
+    auth.check_min_password_length(min_password_length)
+    _redact_logs()
     engine = storage.create_engine(database_url)
     if create_schema:
         storage.create_schema(engine)
@@ -163,6 +229,7 @@ def create_app(
         instance_name=instance_name,
         token_lifetime=token_lifetime,
         auth_modules=auth_modules,
+        min_password_length=min_password_length,
     )
     routes = [
         Route(f"/{version}{path}", endpoint(config, handler), methods=methods)
@@ -182,8 +249,25 @@ def create_app(
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    app.add_middleware(ApiHeaders)
+    app.add_middleware(ApiHeaders, cors_origins=origins)
     return app
+
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s,]+", re.IGNORECASE)
+
+
+def parse_cors_origins(entries: Sequence[str]) -> tuple[str, ...]:
+    """The CORS allow-list from ``--cors-origin`` values or ``TIMESYNC_CORS_ORIGINS`` items, each
+    ``scheme://host[:port]`` (a trailing ``/`` is dropped) or ``*`` for every origin."""
+    origins = []
+    for entry in entries:
+        origin = entry.strip().removesuffix("/")
+        if not origin:
+            continue
+        if origin != ANY_ORIGIN and _ORIGIN.fullmatch(origin) is None:
+            raise ConfigError(f"{entry!r} is not a CORS origin (use scheme://host[:port], or *)")
+        origins.append(origin)
+    return tuple(origins)
 
 
 def _return_big_buffers_to_the_os() -> None:
@@ -207,8 +291,10 @@ def create_app_from_environment() -> Starlette:
     return create_app(
         env["TIMESYNC_DATABASE_URL"],
         token_lifetime=float(env.get("TIMESYNC_TOKEN_LIFETIME", DEFAULT_TOKEN_LIFETIME)),
-        secret=env.get("TIMESYNC_SECRET_KEY") or None,
+        secret=auth.external_secret(env),
         instance_name=env.get("TIMESYNC_INSTANCE_NAME", DEFAULT_INSTANCE_NAME),
         auth_modules=tuple(str(module) for module in modules),
         create_schema=env.get("TIMESYNC_CREATE_SCHEMA", "1") != "0",
+        cors_origins=tuple(env.get(ENV_CORS_ORIGINS, "").split(",")),
+        min_password_length=auth.min_password_length_setting(env),
     )

@@ -12,19 +12,56 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 import re
+import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import NamedTuple, TypeGuard
 
 import bcrypt
 
+from pymesync.server import errors
+
 DEFAULT_TOKEN_LIFETIME = 1800.0
 BCRYPT_ROUNDS = 10
-_HEADER = {"typ": "JWT", "alg": "HMAC-SHA512"}
-_BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
+#: Costs of client-made hashes that are stored: 4 is bcrypt's minimum (the reference's fixtures
+#: use it), pymesync and the reference's clients send 10 (0.05 s per login on a current CPU); 12 takes
+#: 0.2 s and 14 already 0.9 s.
+MIN_BCRYPT_COST = 4
+MAX_BCRYPT_COST = 12
 #: bcrypt only ever reads the first 72 bytes; newer bcrypt releases refuse longer input.
-_BCRYPT_MAX_BYTES = 72
+BCRYPT_MAX_BYTES = 72
+_HEADER = {"typ": "JWT", "alg": "HMAC-SHA512"}
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}", re.ASCII)
+
+
+class BcryptGate:
+    """Bounds the handler threads bcrypt may hold: ``running`` hash at once, ``waiting`` more wait
+    their turn, and any further caller gets 503 at once. A flood of logins (each costs tens of
+    milliseconds of CPU, on purpose) then never takes all of the thread pool (40 threads) that
+    every other request needs too."""
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self._admitted = threading.BoundedSemaphore(running + waiting)
+        self._running = threading.BoundedSemaphore(running)
+
+    def __enter__(self) -> None:
+        if not self._admitted.acquire(blocking=False):
+            raise errors.server_busy()
+        self._running.acquire()
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self._running.release()
+        self._admitted.release()
+
+
+#: One gate per process: every bcrypt computation of the server passes it.
+BCRYPT_GATE = BcryptGate(running=4, waiting=12)
 
 
 @dataclass(frozen=True)
@@ -50,6 +87,53 @@ def may_manage_user(caller: Caller, *, site_admin: bool, site_manager: bool) -> 
     neither flag, so a manager can neither take over nor lock out an admin or a fellow manager.
     """
     return caller.site_admin or (caller.site_manager and not (site_admin or site_manager))
+
+
+#: Shortest token signing secret accepted from the operator: HMAC-SHA512 keys below 256 bits are
+#: within reach of offline guessing from one captured token.
+MIN_SECRET_BYTES = 32
+ENV_SECRET_KEY = "TIMESYNC_SECRET_KEY"
+ENV_SECRET_FILE = "TIMESYNC_SECRET_FILE"
+_SECRET_HINT = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def check_secret(secret: str, source: str) -> None:
+    """Refuse a signing secret shorter than :data:`MIN_SECRET_BYTES` (``source`` names it)."""
+    if len(secret.encode("utf-8", "surrogatepass")) < MIN_SECRET_BYTES:
+        raise errors.ConfigError(f"{source} is shorter than {MIN_SECRET_BYTES} bytes; {_SECRET_HINT}")
+
+
+def read_secret_file(path: str) -> str:
+    """The secret in ``path`` (surrounding whitespace dropped); the file must be private to its
+    owner, like an ssh key, because whoever reads it can sign tokens for any user."""
+    try:
+        with open(path, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            content = file.read(64 * 1024)
+    except OSError as exc:
+        raise errors.ConfigError(f"cannot read the secret file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise errors.ConfigError(
+            f"the secret file {path} is open to group or others (mode {mode & 0o777:o}); chmod 600 it"
+        )
+    try:
+        secret = content.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise errors.ConfigError(f"the secret file {path} is not UTF-8 text") from None
+    check_secret(secret, f"the secret in {path}")
+    return secret
+
+
+def external_secret(env: Mapping[str, str]) -> str | None:
+    """The signing secret from ``TIMESYNC_SECRET_KEY`` or the file ``TIMESYNC_SECRET_FILE`` names;
+    None when neither is set (the secret then lives in the database)."""
+    key, path = env.get(ENV_SECRET_KEY), env.get(ENV_SECRET_FILE)
+    if key and path:
+        raise errors.ConfigError(f"set {ENV_SECRET_KEY} or {ENV_SECRET_FILE}, not both")
+    if key:
+        check_secret(key, ENV_SECRET_KEY)
+        return key
+    return read_secret_file(path) if path else None
 
 
 def _b64(data: bytes) -> str:
@@ -131,20 +215,102 @@ def normalise_query_token(token: str) -> str:
 
 
 def is_bcrypt_hash(value: str) -> bool:
+    """The shape of a bcrypt hash, whatever its cost (see :func:`bcrypt_cost`)."""
     return len(value) == 60 and _BCRYPT_HASH.fullmatch(value) is not None
 
 
-def _password_bytes(password: str) -> bytes:
-    return password.encode("utf-8", "surrogatepass")[:_BCRYPT_MAX_BYTES]
+def bcrypt_cost(stored: str) -> int:
+    """The cost (log2 of the rounds) of a string :func:`is_bcrypt_hash` accepts."""
+    return int(stored[4:6])
+
+
+def is_usable_hash(stored: str) -> bool:
+    """A bcrypt hash whose cost this server is willing to compute at login."""
+    return is_bcrypt_hash(stored) and MIN_BCRYPT_COST <= bcrypt_cost(stored) <= MAX_BCRYPT_COST
+
+
+class PasswordProblem(NamedTuple):
+    """Why a password is refused for storage: ``expected`` and ``received`` in the words of the
+    API's invalid-field error, ``message`` for people at a terminal."""
+
+    expected: str
+    received: str
+    message: str
+
+
+def password_problem(password: str, *, min_length: int = 1) -> PasswordProblem | None:
+    """Why ``password`` (plaintext or a client-made bcrypt hash) cannot be stored, or None.
+
+    A hash's cost is bounded because every login with it runs bcrypt at that cost; a hash's
+    plaintext cannot be seen, so ``min_length`` and the 72-byte limit apply to plaintext only.
+    """
+    if is_bcrypt_hash(password):
+        cost = bcrypt_cost(password)
+        if MIN_BCRYPT_COST <= cost <= MAX_BCRYPT_COST:
+            return None
+        return PasswordProblem(
+            f"bcrypt hash of cost {MIN_BCRYPT_COST} to {MAX_BCRYPT_COST}",
+            f"bcrypt hash of cost {cost}",
+            f"bcrypt hashes must have a cost of {MIN_BCRYPT_COST} to {MAX_BCRYPT_COST}, not {cost}",
+        )
+    if len(_utf8(password)) > BCRYPT_MAX_BYTES:
+        return PasswordProblem(
+            f"string of at most {BCRYPT_MAX_BYTES} UTF-8 bytes",
+            "longer string",
+            f"the password is longer than {BCRYPT_MAX_BYTES} bytes in UTF-8 (bcrypt would ignore the rest)",
+        )
+    shortest = max(min_length, 1)  # an empty password could never log in (POST /login needs one)
+    if not password:
+        return PasswordProblem(
+            "non-empty string" if shortest == 1 else f"string of at least {shortest} characters",
+            "empty string",
+            "the password must not be empty",
+        )
+    if len(password) < shortest:
+        return PasswordProblem(
+            f"string of at least {shortest} characters",
+            "shorter string",
+            f"the password must have at least {shortest} characters",
+        )
+    return None
+
+
+def _utf8(password: str) -> bytes:
+    return password.encode("utf-8", "surrogatepass")
+
+
+ENV_MIN_PASSWORD_LENGTH = "TIMESYNC_MIN_PASSWORD_LENGTH"
+
+
+def check_min_password_length(length: int) -> None:
+    if not 1 <= length <= BCRYPT_MAX_BYTES:
+        raise errors.ConfigError(f"the minimum password length must be 1 to {BCRYPT_MAX_BYTES}, not {length}")
+
+
+def min_password_length_setting(env: Mapping[str, str]) -> int:
+    """``TIMESYNC_MIN_PASSWORD_LENGTH``, 1 when unset."""
+    value = env.get(ENV_MIN_PASSWORD_LENGTH, "").strip()
+    try:
+        length = int(value) if value else 1
+    except ValueError:
+        raise errors.ConfigError(f"{ENV_MIN_PASSWORD_LENGTH} must be a whole number, not {value!r}") from None
+    check_min_password_length(length)
+    return length
 
 
 def hash_password(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
-    """bcrypt-hash a plaintext password."""
-    return bcrypt.hashpw(_password_bytes(password), bcrypt.gensalt(rounds)).decode("ascii")
+    """bcrypt-hash a plaintext password (at most 72 bytes: see :func:`password_problem`)."""
+    with BCRYPT_GATE:
+        return bcrypt.hashpw(_utf8(password), bcrypt.gensalt(rounds)).decode("ascii")
 
 
 def password_for_storage(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
-    """What to store for a password a client sent: bcrypt hashes as given, anything else hashed."""
+    """What to store for a password a client sent: bcrypt hashes as given, anything else hashed.
+
+    Raises ValueError for a password :func:`password_problem` refuses; callers check first."""
+    problem = password_problem(password)
+    if problem is not None:
+        raise ValueError(problem.message)
     return password if is_bcrypt_hash(password) else hash_password(password, rounds)
 
 
@@ -153,11 +319,18 @@ _DUMMY_HASH = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
 
 
 def check_password(password: str, stored: str | None) -> bool:
-    """bcrypt compare against ``$2a$``, ``$2b$`` and ``$2y$`` hashes."""
-    usable = stored is not None and is_bcrypt_hash(stored)
+    """bcrypt compare against ``$2a$``, ``$2b$`` and ``$2y$`` hashes of an accepted cost.
+
+    Hashes of any other cost, and passwords over 72 bytes (which bcrypt would truncate, so two
+    long passwords with the same start would both match), never match; the dummy hash is
+    compared instead so that the answer takes the usual time.
+    """
+    raw = _utf8(password)
+    usable = stored is not None and is_usable_hash(stored) and len(raw) <= BCRYPT_MAX_BYTES
     candidate = stored if stored is not None and usable else _DUMMY_HASH
     try:
-        matches = bcrypt.checkpw(_password_bytes(password), candidate.encode("ascii"))
+        with BCRYPT_GATE:
+            matches = bcrypt.checkpw(raw[:BCRYPT_MAX_BYTES], candidate.encode("ascii"))
     except ValueError:
         return False
     return usable and matches

@@ -17,10 +17,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import sqlalchemy as sa
 
-from pymesync.server import schema, storage, validation
+from pymesync.server import auth, queries, schema, storage, validation
+from pymesync.server.errors import ConfigError
 from pymesync.server.protocol import PROTOCOL
 
 ENV_DATABASE = "TIMESYNC_DATABASE_URL"
@@ -36,23 +38,51 @@ def default_database_url() -> str:
     import platformdirs
 
     directory = Path(platformdirs.user_data_dir("timesync-server", appauthor=False))
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)  # ours alone: the database in it holds password hashes (and the token secret)
     return f"sqlite:///{directory / 'timesync.db'}"
 
 
-def _read_password(env_name: str, prompt: str) -> str:
+def _fail(message: str) -> NoReturn:
+    """A usage or configuration error: one line on stderr, exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _min_password_length(args: argparse.Namespace) -> int:
+    """``--min-password-length``, else ``$TIMESYNC_MIN_PASSWORD_LENGTH``, else 1."""
+    length: int | None = args.min_password_length
+    if length is None:
+        return auth.min_password_length_setting(os.environ)
+    auth.check_min_password_length(length)
+    return length
+
+
+def _check_password(password: str, min_length: int) -> str:
+    """The password, unless the API would refuse it too (then exit code 2)."""
+    problem = auth.password_problem(password, min_length=min_length)
+    if problem is not None:
+        _fail(problem.message)
+    return password
+
+
+def _password_from_environment(env_name: str, min_length: int) -> str | None:
+    """``$env_name``, checked before the database is touched, so a refusal writes nothing."""
+    password = os.environ.get(env_name)
+    return _check_password(password, min_length) if password else None
+
+
+def _read_password(env_name: str, prompt: str, min_length: int) -> str:
     """A password from the environment, else asked twice without echo."""
-    from_env = os.environ.get(env_name)
-    if from_env:
-        return from_env
+    password = _password_from_environment(env_name, min_length)
+    if password is not None:
+        return password
     if not sys.stdin.isatty():
         raise SystemExit(f"error: set {env_name} or run this command in a terminal")
-    first = getpass.getpass(prompt)
-    if not first:
-        raise SystemExit("error: the password must not be empty")
-    if getpass.getpass("Repeat it: ") != first:
+    password = getpass.getpass(prompt)
+    if password and getpass.getpass("Repeat it: ") != password:
         raise SystemExit("error: the passwords differ")
-    return first
+    return _check_password(password, min_length)
 
 
 def _engine(url: str | None) -> sa.Engine:
@@ -78,15 +108,18 @@ def _check_username(name: str) -> None:
 
 
 def _refuse_taken(connection: sa.Connection, username: str) -> None:
+    """Refuse a name taken in any case; in a write transaction, hold it against the API's writers."""
+    queries.claim_username(connection, username)
     if storage.username_taken(connection, username):
         raise SystemExit(f"error: user {username} already exists (usernames are unique regardless of case)")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     _check_username(args.admin)
+    min_length = _min_password_length(args)
+    _password_from_environment(ENV_ADMIN_PASSWORD, min_length)
     engine = _engine(args.database)
     try:
-        storage.token_secret(engine)
         with storage.transaction(engine) as connection:
             exists = storage.user_exists(connection, args.admin)
             if not exists:
@@ -94,7 +127,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         if exists:
             print(f"The database is ready; user {args.admin} already exists.")
             return 0
-        password = _read_password(ENV_ADMIN_PASSWORD, f"Password for {args.admin}: ")
+        password = _read_password(ENV_ADMIN_PASSWORD, f"Password for {args.admin}: ", min_length)
         with storage.transaction(engine, write=True) as connection:
             if not storage.user_exists(connection, args.admin):
                 _refuse_taken(connection, args.admin)
@@ -114,11 +147,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_user_create(args: argparse.Namespace) -> int:
     _check_username(args.username)
+    min_length = _min_password_length(args)
+    _password_from_environment(ENV_USER_PASSWORD, min_length)
     engine = _engine(args.database)
     try:
         with storage.transaction(engine) as connection:
             _refuse_taken(connection, args.username)
-        password = _read_password(ENV_USER_PASSWORD, f"Password for {args.username}: ")
+        password = _read_password(ENV_USER_PASSWORD, f"Password for {args.username}: ", min_length)
         with storage.transaction(engine, write=True) as connection:
             _refuse_taken(connection, args.username)
             storage.insert_user(
@@ -136,12 +171,14 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def cmd_user_set_password(args: argparse.Namespace) -> int:
+    min_length = _min_password_length(args)
+    _password_from_environment(ENV_USER_PASSWORD, min_length)
     engine = _engine(args.database)
     try:
         with storage.transaction(engine) as connection:
             if not storage.user_exists(connection, args.username):
                 raise SystemExit(f"error: no user {args.username}")
-        password = _read_password(ENV_USER_PASSWORD, f"New password for {args.username}: ")
+        password = _read_password(ENV_USER_PASSWORD, f"New password for {args.username}: ", min_length)
         with storage.transaction(engine, write=True) as connection:
             storage.set_password(connection, args.username, password)
         print(f"Changed the password of {args.username}.")
@@ -172,10 +209,18 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from pymesync.server.app import ENV_CORS_ORIGINS, parse_cors_origins
+
+    if args.secret_file:  # the workers read the file themselves, perhaps from another directory
+        os.environ[auth.ENV_SECRET_FILE] = os.path.abspath(args.secret_file)
+    external_secret = auth.external_secret(os.environ)
+    origins = parse_cors_origins(args.cors_origin or os.environ.get(ENV_CORS_ORIGINS, "").split(","))
+    min_length = _min_password_length(args)
     url = args.database or default_database_url()
     engine = _engine(url)
     try:
-        storage.token_secret(engine)
+        if external_secret is None:
+            storage.token_secret(engine)  # before the workers start, so they all read the same one
     finally:
         engine.dispose()
     os.environ.update(
@@ -184,6 +229,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "TIMESYNC_TOKEN_LIFETIME": str(args.token_lifetime),
             "TIMESYNC_INSTANCE_NAME": args.instance_name,
             "TIMESYNC_CREATE_SCHEMA": "0",
+            ENV_CORS_ORIGINS: ",".join(origins),
+            auth.ENV_MIN_PASSWORD_LENGTH: str(min_length),
         }
     )
     print(f"Serving TimeSync at http://{args.host}:{args.port}/v1 (also /v0)", flush=True)
@@ -202,7 +249,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pymesync.server.app import DEFAULT_INSTANCE_NAME
+    from pymesync.server.app import DEFAULT_INSTANCE_NAME, ENV_CORS_ORIGINS
 
     parser = argparse.ArgumentParser(prog="timesync-server", description="A TimeSync API server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,11 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    init = with_database(commands.add_parser("init", help="create the schema and a first admin"))
+    def with_min_password_length(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "--min-password-length",
+            type=int,
+            metavar="N",
+            help=f"shortest plaintext password (default: ${auth.ENV_MIN_PASSWORD_LENGTH}, else 1)",
+        )
+        return sub
+
+    init = with_min_password_length(
+        with_database(commands.add_parser("init", help="create the schema and a first admin"))
+    )
     init.add_argument("--admin", default="admin", metavar="NAME", help="admin username (admin)")
     init.set_defaults(run=cmd_init)
 
-    serve = with_database(commands.add_parser("serve", help="serve the API"))
+    serve = with_min_password_length(with_database(commands.add_parser("serve", help="serve the API")))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, metavar="N")
@@ -228,17 +286,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--instance-name", default=DEFAULT_INSTANCE_NAME, help="token issuer")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
+    serve.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help=f"token signing secret, a file of mode 600 (default: ${auth.ENV_SECRET_FILE}, "
+        f"${auth.ENV_SECRET_KEY}, else kept in the database)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help=f"let web pages of ORIGIN call the API (repeatable; * for all; default: ${ENV_CORS_ORIGINS})",
+    )
     serve.set_defaults(run=cmd_serve)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
-    create = with_database(
-        user.add_parser("create", help=f"add a user (password: ${ENV_USER_PASSWORD} or prompt)")
+    create = with_min_password_length(
+        with_database(
+            user.add_parser("create", help=f"add a user (password: ${ENV_USER_PASSWORD} or prompt)")
+        )
     )
     create.add_argument("username")
     for flag in ("site-admin", "site-manager", "site-spectator"):
         create.add_argument(f"--{flag}", action="store_true")
     create.set_defaults(run=cmd_user_create)
-    password = with_database(user.add_parser("set-password", help="change a user's password"))
+    password = with_min_password_length(
+        with_database(user.add_parser("set-password", help="change a user's password"))
+    )
     password.add_argument("username")
     password.set_defaults(run=cmd_user_set_password)
     listing = with_database(user.add_parser("list", help="list users"))
@@ -248,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except ConfigError as error:
+        _fail(str(error))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ class Config:
     instance_name: str
     token_lifetime: float
     auth_modules: tuple[str, ...] = ("password",)
+    #: Fewest characters of a plaintext password on POST /users (hashes cannot be measured).
+    min_password_length: int = 1
 
 
 Query = dict[str, list[str]]

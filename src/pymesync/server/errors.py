@@ -55,6 +55,13 @@ def try_again() -> ApiError:
     )
 
 
+def server_busy() -> ApiError:
+    """Too many password checks at once (see :class:`auth.BcryptGate`); not in the reference."""
+    return ApiError(
+        503, "Service unavailable", "Too many logins at once; try again shortly", headers={"Retry-After": "1"}
+    )
+
+
 def invalid_foreign_key(kind: str, key: str) -> ApiError:
     return ApiError(409, "Invalid foreign key", f"The {kind} does not contain a valid {key} reference.")
 
@@ -138,3 +145,8 @@ def username_exists(username: str) -> ApiError:
 
 def not_unique_name(kind: str) -> ApiError:
     return invalid_field(kind, "name", "unique name", "name which already exists")
+
+
+class ConfigError(ValueError):
+    """A setting the server cannot start with; the message is one line for the operator and
+    never contains a secret."""

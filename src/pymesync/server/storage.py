@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,12 +61,34 @@ def create_engine(url: str) -> Engine:
     )
 
 
+#: umask while SQLite opens a database: a file it creates is private to the server's account.
+_PRIVATE_UMASK = 0o077
+_umask_lock = threading.Lock()
+
+
+def _connect_privately(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Open a SQLite connection with umask 077, so a new database file is mode 0600.
+
+    The file holds the token signing secret and password hashes. SQLite gives the ``-wal`` and
+    ``-shm`` files it creates later (after each checkpoint or restart) the mode of the database
+    file, so they stay 0600 too. umask is process-wide: the lock keeps two connecting threads
+    from restoring each other's value.
+    """
+    with _umask_lock:
+        previous = os.umask(_PRIVATE_UMASK)
+        try:
+            return dialect.connect(*cargs, **cparams)
+        finally:
+            os.umask(previous)
+
+
 def _sqlite_engine(url: str) -> Engine:
     engine = sa.create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         hide_parameters=True,
     )
+    sa.event.listen(engine, "do_connect", _connect_privately)
 
     @sa.event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

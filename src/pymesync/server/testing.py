@@ -68,11 +68,15 @@ def serve(
     token_lifetime: float = 1800.0,
     admin: tuple[str, str] | None = ("admin", "adminpass"),
     version: str = "v1",
+    secret: str | None = None,
+    cors_origins: tuple[str, ...] = (),
+    min_password_length: int = 1,
 ) -> Iterator[RunningServer]:
     """Run a TimeSync server on a free 127.0.0.1 port in a background thread (uvicorn), with a
     fresh SQLite database in a temp dir when database_url is None; create the schema and the
     admin user (site_admin, site_manager, site_spectator all true); yield; stop the server and
-    remove temp files."""
+    remove temp files. ``secret``, ``cors_origins`` and ``min_password_length`` are the
+    settings of :func:`pymesync.server.app.create_app`."""
     import uvicorn
 
     from pymesync.server.app import create_app
@@ -80,7 +84,13 @@ def serve(
 
     temp_dir = None if database_url is not None else Path(tempfile.mkdtemp(prefix="timesync-"))
     url = database_url or f"sqlite:///{temp_dir}/timesync.db"
-    app = create_app(url, token_lifetime=token_lifetime)
+    app = create_app(
+        url,
+        token_lifetime=token_lifetime,
+        secret=secret,
+        cors_origins=cors_origins,
+        min_password_length=min_password_length,
+    )
     if admin is not None:
         engine = storage.create_engine(url)
         try:

@@ -104,26 +104,33 @@ def parse_date(value: str) -> dt.date | None:
     zone = clock[4]
     if zone and zone != "Z":
         digits = zone[1:].replace(":", "")
+        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+            return None
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         if zone[0] == "-":
             offset = -offset
-    moment = dt.datetime.combine(day, dt.time(hour, minute, second)) - offset
+    try:
+        moment = dt.datetime.combine(day, dt.time(hour, minute, second)) - offset
+    except OverflowError:  # before 0001-01-01 or after 9999-12-31 in UTC
+        return None
     return moment.date()
 
 
 def find_date(value: str) -> tuple[bool, dt.date | None]:
     """The lenient ``start``/``end`` rule (5.1.1).
 
-    Returns ``(has_pattern, date)``: no ``dddd-dd-dd`` in the value is an error for the caller;
-    a pattern that is not a real date is ignored (``date`` is None).
+    Returns ``(acceptable, date)``: no ``dddd-dd-dd`` in the value is an error for the caller,
+    and so is 9999-12-31, the last day there is (an inclusive ``end`` becomes the following
+    midnight); a pattern that is not a real date is ignored (``date`` is None).
     """
     found = _DATE.search(value[:256])
     if found is None:
         return False, None
     try:
-        return True, dt.date(int(found[1]), int(found[2]), int(found[3]))
+        day = dt.date(int(found[1]), int(found[2]), int(found[3]))
     except ValueError:
         return True, None
+    return (False, None) if day == dt.date.max else (True, day)
 
 
 def json_type(value: object) -> str:

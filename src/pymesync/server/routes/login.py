@@ -11,9 +11,10 @@ from pymesync.server import auth, errors, schema, storage
 from pymesync.server.context import Context, body_auth, describe, json_response
 from pymesync.server.storage import transaction
 
-#: Login cache headers of the reference (1.3), on top of the app-wide ones.
+#: Login cache headers of the reference (1.3), on top of the app-wide ones, with the commas and the
+#: directive name (``must-revalidate``) that the reference got wrong.
 LOGIN_HEADERS = {
-    "Cache-Control": "no-cache no-store must-validate max-age=0",
+    "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
     "Pragma": "no-cache",
     "Expires": "Thu, 01 Jan 1970 00:00:01 GMT",
 }

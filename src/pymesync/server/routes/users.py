@@ -97,6 +97,15 @@ def _check_types(fields: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
             )
 
 
+def _check_password(context: Context, fields: dict[str, Any]) -> None:
+    """Refuse what bcrypt would truncate, an empty or too short plaintext, and costly hashes."""
+    if "password" not in fields:
+        return
+    problem = auth.password_problem(fields["password"], min_length=context.config.min_password_length)
+    if problem is not None:
+        raise errors.invalid_field(KIND, "password", problem.expected, problem.received)
+
+
 def _check_unknown(fields: dict[str, Any]) -> None:
     for name in fields:
         if name not in ALLOWED and name not in SERVER_SET:
@@ -115,6 +124,7 @@ def create_user(context: Context) -> Response:
             if validation.is_truthy(fields.get(name)):
                 raise errors.unknown_field(KIND, name)
         _check_types(fields)
+        _check_password(context, fields)
         username: str = fields["username"]
         if not validation.is_username(username):
             raise errors.invalid_field(KIND, "username", "valid username", "string")
@@ -199,6 +209,7 @@ def update_user(context: Context) -> Response:
         if "email" in fields and not email:
             fields["email"] = None
         _check_types(fields, skip=("email",))
+        _check_password(context, fields)
         queries.claim_username(connection, username)
         row = _find(connection, username)
         if row is None or (row.deleted_at is not None and not (wants_restore and caller.site_admin)):
