@@ -46,10 +46,19 @@ def batches(values: Collection[Any]) -> Iterable[list[Any]]:
 _USER_IDS = sa.select(users.c.username, users.c.id).where(
     users.c.username.in_(sa.bindparam("names", expanding=True))
 )
-_PROJECT_FOR_SLUG = (
-    sa.select(projects.c.uuid)
-    .join(projectslugs, projectslugs.c.project == projects.c.id)
-    .where(projectslugs.c.name == sa.bindparam("slug"))
+_slugged = projects.alias("slugged")
+_PROJECT_BY_SLUG = (
+    sa.select(projects)
+    .where(
+        projects.c.newest.is_(True),
+        projects.c.uuid.in_(
+            sa.select(_slugged.c.uuid)
+            .join(projectslugs, projectslugs.c.project == _slugged.c.id)
+            .where(projectslugs.c.name == sa.bindparam("slug"))
+        ),
+    )
+    .order_by(projects.c.id.desc())
+    .limit(1)
 )
 _PROJECTS_FOR_SLUGS = (
     sa.select(projects.c.uuid)
@@ -89,11 +98,11 @@ def name_taken(connection: Connection, table: sa.Table, name: str) -> bool:
     return connection.execute(query).first() is not None
 
 
-def project_uuid_for_slug(connection: Connection, slug: str) -> str | None:
+def project_by_slug(connection: Connection, slug: str) -> Row[Any] | None:
+    """The newest revision row of the project that has this slug (deleted or not), in one query."""
     if not validation.is_storable(slug):
         return None
-    value = connection.execute(_PROJECT_FOR_SLUG, {"slug": slug}).scalar()
-    return None if value is None else str(value)
+    return connection.execute(_PROJECT_BY_SLUG, {"slug": slug}).first()
 
 
 def project_uuids_for_slugs(connection: Connection, slugs: Iterable[str]) -> set[str]:
@@ -171,7 +180,8 @@ def add_revision(
     values = {name: value for name, value in current._mapping.items() if name != "id"}
     values.update(changes)
     values.update(revision=(current.revision or 1) + 1, newest=True, updated_at=storage.now_ms())
-    connection.execute(sa.update(table).where(table.c.uuid == current.uuid).values(newest=False))
+    retire = sa.update(table).where(table.c.uuid == current.uuid, table.c.newest.is_(True))
+    connection.execute(retire.values(newest=False))
     return insert_id(connection, sa.insert(table).values(values))
 
 

@@ -128,14 +128,11 @@ def list_projects(context: Context) -> Response:
     return json_response(found)
 
 
-def _current(connection: Connection, slug: str) -> Row[Any] | None:
-    uuid = queries.project_uuid_for_slug(connection, slug)
-    return None if uuid is None else queries.newest_row(connection, projects, uuid)
-
-
 def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
     """The current revision of the project with this slug, locked for revising or deleting."""
-    return queries.read_locked(connection, projects, lambda: _current(connection, slug), queries.row_uuid)
+    return queries.read_locked(
+        connection, projects, lambda: queries.project_by_slug(connection, slug), queries.row_uuid
+    )
 
 
 def get_project(context: Context) -> Response:
@@ -144,7 +141,7 @@ def get_project(context: Context) -> Response:
         query_caller(context, connection)
         if not validation.is_lenient_slug(slug):
             raise errors.invalid_identifier("slug", slug)
-        row = _current(connection, slug)
+        row = queries.project_by_slug(connection, slug)
         if row is None or row.deleted_at is not None:
             raise errors.not_found(KIND)
         [found] = render_many(connection, [row], with_parents=context.flag("include_revisions"))

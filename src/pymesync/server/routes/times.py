@@ -523,8 +523,7 @@ def _project(connection: Connection, slug: str) -> Row[Any]:
     """The current project with this slug, held against deletion; 409 when there is none."""
 
     def read() -> Row[Any] | None:
-        uuid = queries.project_uuid_for_slug(connection, slug) if validation.is_slug(slug) else None
-        return None if uuid is None else queries.newest_row(connection, projects, uuid)
+        return queries.project_by_slug(connection, slug) if validation.is_slug(slug) else None
 
     project = queries.read_locked(connection, projects, read, queries.row_uuid, shared=True)
     if project is None or project.deleted_at is not None:
