@@ -44,6 +44,10 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "today": ("_report", "today", "Today's entries and total."),
         "week": ("_report", "week", "This week's hours per day and project."),
     },
+    "Export and import": {
+        "export": ("_transfer", "export", "Write entries as CSV, JSON, NDJSON or Markdown."),
+        "import": ("_transfer", "import_", "Create the entries of an export file; a re-run creates nothing."),
+    },
     "Catalogue": {
         "projects": (
             "_catalogue",

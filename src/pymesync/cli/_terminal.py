@@ -40,11 +40,14 @@ class Terminal:
     color: bool
     no_input: bool
     verbose: int
+    #: progress bars go to stderr, and only when it is a terminal
+    stderr_tty: bool = False
 
     @classmethod
     def detect(cls, color: str, no_input: bool, verbose: int) -> Terminal:
         stdout_tty = _isatty(sys.stdout)
-        return cls(stdout_tty, _isatty(sys.stdin), color_wanted(color, stdout_tty), no_input, verbose)
+        stdin_tty, stderr_tty = _isatty(sys.stdin), _isatty(sys.stderr)
+        return cls(stdout_tty, stdin_tty, color_wanted(color, stdout_tty), no_input, verbose, stderr_tty)
 
     @property
     def may_prompt(self) -> bool:
