@@ -181,3 +181,158 @@ def test_export_streams_twenty_thousand_entries_in_bounded_memory(logged_in: Run
     lines = target.read_text().splitlines()
     assert len(lines) == 20_001 and len(set(lines)) == 20_001
     assert many - one < 8_000_000, f"{(many - one) / 1e6:.1f} MB more for 20,000 entries than for one"
+
+
+# ----------------------------------------------------------------------------------------------------
+# import
+
+
+def _into(run: Runner, target: RunningServer) -> Runner:
+    """``run`` with profile ``b`` logged in to ``target`` as well."""
+    run("-P", "b", "login", "--server", target.base_url, "--user", USER[0], "--password-stdin", input=USER[1])
+    return run
+
+
+def test_export_then_import_into_another_server_twice(
+    logged: Runner, second: RunningServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "week.csv"
+    logged("export", "--period", WEEK, "-o", str(source))
+    _into(logged, second)
+    first = logged("-P", "b", "import", str(source))
+    assert "Created 4 entries, skipped 0 already there, 0 failed." in first.stderr
+    assert _entries(second) == _entries(logged.server) and len(_entries(second)) == 4
+    again = logged("-P", "b", "import", str(source))
+    assert "Created 0 entries, skipped 4 already there, 0 failed." in again.stderr
+    assert len(_entries(second)) == 4
+
+
+def test_importing_into_the_same_server_matches_uuids(logged: Runner, tmp_path: Path) -> None:
+    source = tmp_path / "week.json"
+    logged("export", "--period", WEEK, "-o", str(source))
+    logged("edit", "last", "--duration", "+15m")  # changed since the export: kept as it is now
+    plan = logged("import", "--dry-run", str(source)).stdout.splitlines()
+    assert len(plan) == 4 and all(line.startswith("skip\t") for line in plan)
+    assert sum("changed since (left as is)" in line for line in plan) == 1
+    logged("import", str(source))
+    assert len(_entries(logged.server)) == 4
+
+
+def test_an_interrupted_import_finishes_on_the_next_run(
+    logged: Runner, second: RunningServer, tmp_path: Path
+) -> None:
+    """What a killed import leaves (the first rows created, under new uuids) is found by content."""
+    source, partial = tmp_path / "all.csv", tmp_path / "partial.csv"
+    logged("export", "--period", WEEK, "-o", str(source))
+    lines = source.read_text().splitlines(keepends=True)
+    header_and_two = "".join(lines[: lines.index(next(line for line in lines if ",pgd," in line)) + 1])
+    partial.write_text(header_and_two)
+    _into(logged, second)
+    logged("-P", "b", "import", str(partial))
+    assert len(_entries(second)) == 2
+    result = logged("-P", "b", "import", str(source))
+    assert "Created 2 entries, skipped 2 already there" in result.stderr
+    assert _entries(second) == _entries(logged.server)
+
+
+def test_bad_rows_are_reported_with_their_line_and_the_rest_imported(
+    logged_in: Runner, tmp_path: Path
+) -> None:
+    source = tmp_path / "hand-made.csv"
+    source.write_text(
+        "date_worked,project,duration,activities,notes\n"
+        "2026-03-09,gwm,1h30m,docs,fine\n"  # 2
+        "2026-03-09,gwm,ninety,,bad duration\n"  # 3
+        "2026-03-09,nope,1h,,unknown project\n"  # 4
+        '2026-03-09,gwm,1h,,"notes over\ntwo lines"\n'  # 5-6
+        "2026-03-32,gwm,1h,,bad date\n"  # 7
+        "2026-03-09,gwm\n"  # 8: missing columns
+        "2026-03-10,pgd,45m,review,fine too\n"  # 9
+        "2026-03-10,gwm,1h,nosuch,unknown activity\n"  # 10
+    )
+    result = logged_in("import", str(source), code=3)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: line")]
+    assert errors == [
+        "Error: line 3: invalid duration 'ninety'; use seconds (5400) or 1h30m, 90m, 1.5h, 1:30 or 45m",
+        "Error: line 4: unknown project 'nope'",
+        "Error: line 7: invalid date_worked '2026-03-32'; use YYYY-MM-DD",
+        "Error: line 8: missing column duration (the row is short)",
+        "Error: line 10: unknown activity 'nosuch'",
+    ]
+    assert "Created 3 entries, skipped 0 already there, 5 failed." in result.stderr
+    assert "5 rows not imported" in result.stderr.splitlines()[-1]
+    assert result.stdout == ""
+    again = logged_in("import", str(source), code=3)
+    assert "Created 0 entries, skipped 3 already there, 5 failed." in again.stderr
+    with Client(logged_in.server.base_url, username=USER[0], password=USER[1]) as client:
+        notes = sorted(entry.notes or "" for entry in client.times.list(start="2026-03-09", end="2026-03-10"))
+    assert notes == ["fine", "fine too", "notes over\ntwo lines"]
+
+
+def test_rows_the_server_refuses_are_reported_too(logged_in: Runner, tmp_path: Path) -> None:
+    source = tmp_path / "someone-else.ndjson"
+    source.write_text(
+        '{"date_worked": "2026-03-11", "project": "gwm", "duration": 600, "user": "admin"}\n'
+        '{"date_worked": "2026-03-11", "project": "gwm", "duration": 600}\n'
+    )
+    result = logged_in("import", str(source), code=3)
+    assert "Error: line 1: " in result.stderr and "Created 1 entry" in result.stderr
+
+
+def test_dry_run_creates_nothing(logged_in: Runner, tmp_path: Path) -> None:
+    source = tmp_path / "one.csv"
+    source.write_text("date_worked,project,duration\n2026-03-12,gwm,3600\n2026-03-12,gwm,3600\n")
+    plan = logged_in("import", "-n", str(source)).stdout.splitlines()
+    assert plan == [
+        "create\tline 2\t1h on gwm, 2026-03-12, alice",
+        "create\tline 3\t1h on gwm, 2026-03-12, alice",
+    ]
+    assert len(_entries(logged_in.server)) == 0
+    logged_in("import", str(source))
+    assert len(_entries(logged_in.server)) == 2  # two identical rows: two entries
+
+
+def test_stdin_and_unreadable_files(logged_in: Runner, tmp_path: Path) -> None:
+    row = '{"date_worked": "2026-03-13", "project": "pgd", "duration": "15m", "activities": ["dev"]}'
+    assert "Created 1 entry" in logged_in("import", "-", input=f"[{row}]").stderr
+    assert "no date_worked" in logged_in("import", "-", input="day,project,duration\n", code=2).stderr
+    assert "not closed" in logged_in("import", "-", input=f"[{row},", code=2).stderr
+    binary = tmp_path / "x.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert "not UTF-8" in logged_in("import", str(binary), code=2).stderr
+    assert "No such file" in logged_in("import", str(tmp_path / "missing.csv"), code=2).stderr
+    assert "Created 0 entries, skipped 0" in logged_in("import", "-", input="").stderr
+
+
+def test_export_and_import_as_real_processes(logged: Runner, second: RunningServer, tmp_path: Path) -> None:
+    env = environment(logged.home)
+    _into(logged, second)
+    exported = subprocess.run(
+        [sys.executable, "-m", "pymesync.cli", "export", "--period", WEEK, "-f", "ndjson"],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    for expected in ("Created 4 entries", "Created 0 entries, skipped 4"):
+        imported = subprocess.run(
+            [sys.executable, "-m", "pymesync.cli", "-P", "b", "import", "-"],
+            env=env,
+            input=exported.stdout,
+            capture_output=True,
+            timeout=60,
+        )
+        assert imported.returncode == 0 and expected in imported.stderr.decode()
+        assert b"Importing" not in imported.stderr  # no progress bar when stderr is not a terminal
+    assert _entries(second) == _entries(logged.server)
+
+
+def test_deleted_entries_are_exported_on_request_and_never_imported(logged: Runner, tmp_path: Path) -> None:
+    logged("rm", "last", "-y")
+    assert len(_rows(logged("export", "--period", WEEK).stdout)) == 3
+    source = tmp_path / "with-deleted.csv"
+    logged("export", "--period", WEEK, "--include-deleted", "-o", str(source))
+    rows = _rows(source.read_text())
+    assert len(rows) == 4 and sum(row.deleted for row in rows) == 1
+    plan = logged("import", "-n", str(source)).stdout
+    assert plan.count("deleted at the source") == 1 and "create" not in plan

@@ -30,6 +30,10 @@ _EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "n
 IMPORT_CONCURRENCY = 4
 
 
+def entries_count(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
 def _format_for(fmt: str | None, output: str | None) -> str:
     if fmt is not None:
         return fmt
@@ -87,7 +91,7 @@ def export(app: App, selection: Any, fmt: str | None, output: str | None, includ
         writer.close()
     if output not in (None, "-"):
         period = "" if chosen.period == ALL_TIME else f" from {chosen.period.start} to {chosen.period.end}"
-        app.term.info(f"Exported {writer.count} entries{period} to {output}")
+        app.term.info(f"Exported {entries_count(writer.count)}{period} to {output}")
 
 
 def _read(source: TextIO) -> tuple[list[Row], list[RowError]]:
@@ -125,7 +129,7 @@ def _describe(row: Row, user: str) -> str:
     from pymesync._duration import format_human_duration
 
     activities = f" ({','.join(row.activities)})" if row.activities else ""
-    notes = f" — {row.notes}" if row.notes else ""
+    notes = f" — {' '.join(row.notes.split())}" if row.notes else ""  # one line per row
     duration = format_human_duration(row.duration)
     return f"{duration} on {row.project}{activities}, {row.date_worked}, {row.user or user}{notes}"
 
@@ -158,7 +162,7 @@ def import_(app: App, source: TextIO, dry_run: bool) -> None:
         app.term.info(f"Error: {error}")
     verb = "Would create" if dry_run else "Created"
     app.term.info(
-        f"{verb} {len(plan.create) if dry_run else created} entries, skipped {len(plan.skip)}"
+        f"{verb} {entries_count(len(plan.create) if dry_run else created)}, skipped {len(plan.skip)}"
         f" already there, {len(errors)} failed."
     )
     if errors:
@@ -190,6 +194,8 @@ def _create(app: App, client: Client, rows: list[Row], user: str, errors: list[R
                 if bar is not None:
                     bar.update(1)
     except KeyboardInterrupt:
-        app.term.info(f"Interrupted after creating {created} entries; run the same import again to finish.")
+        app.term.info(
+            f"Interrupted after creating {entries_count(created)}; run the same import again to finish."
+        )
         raise
     return created
