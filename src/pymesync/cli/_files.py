@@ -11,7 +11,6 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,6 +59,8 @@ def open_atomic(path: Path, *, private: bool = False) -> Iterator[TextIO]:
     Readers see the old file or the new one, never half; the temporary file (next to ``path``) gets its
     mode (0600 when ``private``) before any content is written.
     """
+    import tempfile  # with shutil and the compression modules behind it: only when writing
+
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600 if private else 0o644)

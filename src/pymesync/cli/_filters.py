@@ -103,7 +103,7 @@ class SelectionRequest:
             user = None
         project = activity = None
         if self.who["project"]:
-            project = _resolve.project(app.client(), self.who["project"]).slugs[0]
+            project = _resolve.project(app, self.who["project"]).slugs[0]
         if self.who["activity"]:
-            activity = _resolve.activities(app.client(), [self.who["activity"]])[0]
+            activity = _resolve.activities(app, [self.who["activity"]])[0]
         return Selection(period, user, project, activity)

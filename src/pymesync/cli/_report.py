@@ -222,17 +222,6 @@ def _render_pivot(
 
 
 @click.command()
-@output_options
-@click.pass_context
-def today(ctx: click.Context, fmt: str | None) -> None:
-    """Today's entries and total (the same as 'timesync ls --today')."""
-    from pymesync.cli._browse import ls
-
-    args = ["--today"] + (["-f", fmt] if fmt else [])
-    ctx.invoke(ls, **ls.make_context("ls", args, parent=ctx.parent).params)
-
-
-@click.command()
 @click.option("--last", is_flag=True, help="Last week instead of this one.")
 @click.option("--decimal", is_flag=True, help="Hours as decimals (1.50) instead of 1h30m.")
 @output_options
