@@ -106,3 +106,12 @@ def test_json_errors_carry_their_line() -> None:
     for broken in (f"[{good},", f"[{good},]", f"[{good} {good}]"):
         with pytest.raises(FileFormatError, match="line 1"):
             list(read_rows(io.StringIO(broken)))
+
+
+def test_one_pretty_printed_object_is_one_row_and_markdown_is_refused() -> None:
+    (row,) = read_rows(
+        io.StringIO('\n{\n "date_worked": "2026-03-04",\n "project": "p",\n "duration": 60\n}\n')
+    )
+    assert isinstance(row, Row) and row.line == 2 and row.duration == 60
+    with pytest.raises(FileFormatError, match="Markdown"):
+        list(read_rows(io.StringIO("| uuid | date_worked |\n|---|---|\n")))

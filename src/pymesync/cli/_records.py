@@ -245,7 +245,9 @@ def read_rows(stream: TextIO) -> Iterator[Row | RowError]:
     if first == "[":
         yield from _json_array(text, start + 1)
     elif first == "{":
-        yield from _ndjson(text)
+        yield from _one_object_or_ndjson(text, _line_of(text, start))
+    elif first == "|":
+        raise FileFormatError("line 1: a Markdown table is for people; import reads CSV, JSON or NDJSON")
     elif first:
         yield from _csv_rows(text)
 
@@ -280,6 +282,16 @@ def _json_array(text: str, position: int) -> Iterator[Row | RowError]:
             raise FileFormatError(f"line {line}: not valid JSON ({exc.args[0].split(':')[0]})") from None
         yield _checked(line, data)
         expect_value, count = False, count + 1
+
+
+def _one_object_or_ndjson(text: str, line: int) -> Iterator[Row | RowError]:
+    """A file holding one (perhaps pretty-printed) JSON object is one row; otherwise one object a line."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        yield from _ndjson(text)
+    else:
+        yield _checked(line, data)
 
 
 def _ndjson(text: str) -> Iterator[Row | RowError]:
