@@ -2,8 +2,9 @@
 
 The rule (docs/cli.md, "Import"): a row is already on the server when
 
-1. its ``uuid`` names an entry the server has (on the row's day) — skipped whatever that entry holds now,
-   so an entry edited since the export is neither duplicated nor overwritten; or
+1. its ``uuid`` names an entry the server has within the file's days (for the file's users) — skipped
+   whatever that entry holds now, so an entry edited since the export is neither duplicated nor
+   overwritten; or
 2. an entry of the same user, project, day, duration, notes, issue and activities exists that no other row
    accounts for — so two identical rows need two identical entries, and a re-run after an interrupted
    import (where the new entries got new uuids) finds what the first run created.
