@@ -49,8 +49,6 @@ def parse_human_duration(text: str) -> int:
 
     A bare number is refused: ``90`` could mean minutes or hours, and a wrong guess is logged time.
     """
-    from decimal import Decimal
-
     cleaned = text.strip()
     match = _HUMAN.fullmatch(cleaned)
     if match is None:
@@ -61,6 +59,8 @@ def parse_human_duration(text: str) -> int:
     if match["m"] is not None:
         return int(match["m"]) * 60
     if match["dec"] is not None:
+        from decimal import Decimal  # exact, and only loaded for the forms that need it
+
         return int((Decimal(match["dec"].replace(",", ".")) * 3600).to_integral_value())
     return int(match["ch"]) * 3600 + int(match["cm"]) * 60
 

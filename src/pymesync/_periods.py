@@ -10,7 +10,7 @@ import dataclasses
 import datetime
 import re
 
-__all__ = ["DAY_FORMS", "PERIOD_FORMS", "Period", "parse_day", "parse_period"]
+__all__ = ["ALL_TIME", "DAY_FORMS", "PERIOD_FORMS", "Period", "parse_day", "parse_period"]
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: ``mon`` and ``monday`` → 0, ... ``sun`` and ``sunday`` → 6
@@ -18,7 +18,7 @@ WEEKDAY_NAMES = {name: index for index, day in enumerate(_WEEKDAYS) for name in 
 #: Shown whenever a day or a period is refused.
 DAY_FORMS = "today, yesterday, mon..sun or YYYY-MM-DD"
 PERIOD_FORMS = (
-    "today, yesterday, week, last-week, month, last-month, year, YYYY-Www, YYYY-MM, YYYY-Qn, YYYY, "
+    "today, yesterday, week, last-week, month, last-month, year, all, YYYY-Www, YYYY-MM, YYYY-Qn, YYYY, "
     "YYYY-MM-DD or FROM..TO"
 )
 
@@ -48,6 +48,10 @@ class Period:
 
     def __str__(self) -> str:
         return str(self.start) if self.start == self.end else f"{self.start}..{self.end}"
+
+
+#: ``all``: every day an entry can have (the API stores days as milliseconds since 1970).
+ALL_TIME = Period(datetime.date(1970, 1, 1), datetime.date(9999, 12, 31))
 
 
 def monday(day: datetime.date) -> datetime.date:
@@ -101,6 +105,8 @@ def _parse_period(word: str, today: datetime.date) -> Period:
         return _month(today.year, today.month)
     if word == "last-month":
         return _month(today.year - (today.month == 1), (today.month - 2) % 12 + 1)
+    if word == "all":
+        return ALL_TIME
     if word in ("year", "this-year"):
         return Period(datetime.date(today.year, 1, 1), datetime.date(today.year, 12, 31))
     if match := _WEEK.fullmatch(word):

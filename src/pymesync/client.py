@@ -6,12 +6,10 @@ Typed models, exceptions, dict-like collections. Every operation is defined once
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymesync import _operations as ops
 from pymesync._faces import ClientBase, CollectionState, summary_window
@@ -20,7 +18,11 @@ from pymesync._transport import SyncTransport
 from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
-from pymesync.reports import Summary, summarize
+
+if TYPE_CHECKING:  # the thread pool and the reports load when first used: a command line starts faster
+    import concurrent.futures
+
+    from pymesync.reports import Summary
 
 __all__ = ["Client", "Collection", "TimeCollection"]
 
@@ -117,6 +119,9 @@ class TimeCollection(Collection[Time]):
     def _create_many(
         self, items: Iterable[Time | Mapping[str, Any]], concurrency: int
     ) -> Iterator[BulkResult[Time]]:
+        import collections
+        import concurrent.futures
+
         self._driver.run(self._session.ready())
         claims = ops.Claims()
         pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="pymesync-bulk")
@@ -140,6 +145,8 @@ class TimeCollection(Collection[Time]):
         **filters: Any,
     ) -> Summary:
         """Total time from ``start`` to ``end`` (inclusive) per group; see :mod:`pymesync.reports`."""
+        from pymesync.reports import summarize
+
         return summarize(self.list(**filters, **summary_window(start, end)), by)
 
 

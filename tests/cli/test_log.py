@@ -73,3 +73,48 @@ def test_weekday_date_is_the_latest_such_day(logged_in: Runner) -> None:
 
 def test_logging_for_someone_else_without_rights_exits_4(logged_in: Runner) -> None:
     logged_in("log", "1h", "gwm", "--user", "admin", "--date", "2026-01-09", code=4)
+
+
+@pytest.fixture
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``METHOD /path`` of every request the command line sends (through the real transport)."""
+    from pymesync._transport import SyncTransport
+
+    sent: list[str] = []
+    real_send = SyncTransport.send
+
+    def send(self: SyncTransport, method: str, url: str, *args: object) -> object:
+        sent.append(f"{method} /{url.split('/v1/', 1)[1].split('?')[0]}")
+        return real_send(self, method, url, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SyncTransport, "send", send)
+    return sent
+
+
+def test_log_resolves_slugs_from_the_cached_catalogue(logged_in: Runner, requests_sent: list[str]) -> None:
+    logged_in("log", "20m", "gwm", "--date", "2026-01-20")
+    assert requests_sent == ["GET /projects", "GET /activities", "POST /times", "GET /times"]
+    requests_sent.clear()
+    logged_in("log", "20m", "gan", "docs", "--date", "2026-01-20")
+    assert requests_sent == ["POST /times", "GET /times"]  # what a hand-written script would send
+
+
+def test_a_project_missing_from_the_cache_is_looked_up_again(
+    logged_in: Runner, requests_sent: list[str]
+) -> None:
+    logged_in("log", "20m", "gwm", "--date", "2026-01-21")
+    with Client(logged_in.server.base_url, username="admin", password="adminpass") as admin:
+        member = {"member": True, "spectator": False, "manager": False}
+        admin.projects.create(name="Fresh", slugs=["fresh"], default_activity="dev", users={USER[0]: member})
+    requests_sent.clear()
+    assert logged_in("log", "20m", "fresh", "--date", "2026-01-21").stdout.startswith("Logged 20m on fresh")
+    assert requests_sent[:2] == ["GET /projects", "GET /activities"]
+    assert "no project 'nothere'" in logged_in("log", "20m", "nothere", code=5).stderr
+
+
+def test_catalogue_commands_forget_the_cache(logged_in: Runner) -> None:
+    logged_in("log", "20m", "gwm", "--date", "2026-01-22")
+    cached = list((logged_in.home / "cache").glob("catalogue-*.json"))
+    assert len(cached) == 1 and oct(cached[0].stat().st_mode & 0o777) == "0o600"
+    logged_in("projects", "ls")
+    assert not cached[0].exists()

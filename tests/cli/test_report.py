@@ -7,6 +7,8 @@ import datetime
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -121,3 +123,63 @@ def test_core_nest_and_pivot() -> None:
     grid = pivot(entries, "project", "activity")
     assert grid.row_totals == {"a": 180, "b": 30}  # b's entry counts once, though it has two activities
     assert grid.cells[("b", "y")] == 30 and grid.total_seconds == 210
+
+
+_SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _chart(run: Runner, tmp_path: Path, *args: str) -> ElementTree.Element:
+    target = tmp_path / "chart.svg"
+    result = run("report", "--period", WEEK, *args, "--output", str(target))
+    assert f"Chart written to {target}" in result.stderr
+    return ElementTree.parse(target).getroot()
+
+
+def _bars(root: ElementTree.Element) -> dict[str, dict[str, int]]:
+    """group → segment → seconds, read back from the SVG's bars."""
+    return {
+        bar.attrib["data-group"]: {
+            rect.attrib["data-segment"]: int(rect.attrib["data-seconds"]) for rect in bar.iter(f"{_SVG}rect")
+        }
+        for bar in root.iter(f"{_SVG}g")
+        if bar.attrib.get("class") == "bar"
+    }
+
+
+def test_svg_chart_by_day_is_stacked_by_project(week_logged: Runner, tmp_path: Path) -> None:
+    root = _chart(week_logged, tmp_path, "--by", "day")
+    assert _bars(root) == {
+        "2026-03-02 Mon": {"ganeti": 5400},
+        "2026-03-03 Tue": {"pgd": 7200},
+        "2026-03-04 Wed": {"ganeti": 600},
+    }
+    assert root.findtext(f"{_SVG}title") == "Time per day, 2026-03-02..2026-03-08: 3h40m"
+    values = [text.text for text in root.iter(f"{_SVG}text") if text.attrib.get("class") == "value"]
+    assert values == ["1h30m", "2h", "10m"]
+    tips = [title.text for title in root.iter(f"{_SVG}title")]
+    assert "2026-03-03 Tue · pgd: 2h" in tips
+    widths = {
+        rect.attrib["data-segment"]: float(rect.attrib["width"])
+        for rect in root.iter(f"{_SVG}rect")
+        if rect.attrib.get("class") == "segment" and rect.attrib["data-seconds"] in ("7200", "5400")
+    }
+    assert widths["pgd"] / widths["ganeti"] == pytest.approx(7200 / 5400, rel=0.01)  # lengths are to scale
+
+
+def test_svg_chart_by_project_and_activity(week_logged: Runner, tmp_path: Path) -> None:
+    bars = _bars(_chart(week_logged, tmp_path, "--by", "project", "--by", "activity"))
+    assert bars == {"ganeti": {"dev": 3600, "docs": 1800, "review": 600}, "pgd": {"dev": 7200}}
+    bars = _bars(_chart(week_logged, tmp_path))
+    assert bars == {"ganeti": {"ganeti": 6000}, "pgd": {"pgd": 7200}}
+    pivot_bars = _bars(_chart(week_logged, tmp_path, "--pivot", "project:day"))
+    assert pivot_bars["ganeti"] == {"2026-03-02 Mon": 5400, "2026-03-04 Wed": 600}
+
+
+def test_svg_output_refuses_other_formats_before_doing_anything(logged_in: Runner, tmp_path: Path) -> None:
+    for name in ("chart.png", "chart", "chart.svg.txt"):
+        result = logged_in("report", "--output", str(tmp_path / name), code=2)
+        assert "SVG only" in result.stderr and result.stdout == ""
+    assert "no directory" in logged_in("report", "--output", str(tmp_path / "no" / "c.svg"), code=2).stderr
+    assert list(tmp_path.glob("*.svg")) == []
+    empty = _chart(logged_in, tmp_path, "--by", "week")
+    assert _bars(empty) == {} and "0m" in (empty.findtext(f"{_SVG}title") or "")

@@ -171,11 +171,11 @@ def edit(
     if duration is not None:
         changes["duration"], before["duration"] = _new_duration(found.duration, duration), found.duration
     if project is not None:
-        changes["project"] = _resolve.project(client, project).slugs[0]
+        changes["project"] = _resolve.project(app, project).slugs[0]
         before["project"] = found.project[0] if found.project else None
     if activities:
         changes["activities"], before["activities"] = (
-            _resolve.activities(client, activities),
+            _resolve.activities(app, activities),
             list(found.activities),
         )
     if notes is not None:
@@ -245,3 +245,12 @@ def undo(app: App) -> None:
             recreated = client.times.create(fields)
             app.term.out(f"Undid the deletion: {describe(recreated)} (a new id)")
     _journal.clear(app.profile)
+
+
+@click.command()
+@output_options
+@click.pass_context
+def today(ctx: click.Context, fmt: str | None) -> None:
+    """Today's entries and total (the same as 'timesync ls --today')."""
+    args = ["--today"] + (["-f", fmt] if fmt else [])
+    ctx.invoke(ls, **ls.make_context("ls", args, parent=ctx.parent).params)

@@ -37,8 +37,12 @@ def _show(app: App, data: dict[str, Any], as_json: bool) -> None:
 
 
 @click.group()
-def projects() -> None:
+@pass_app
+def projects(app: App) -> None:
     """Projects: ls, show, add, update, rm, members."""
+    from pymesync.cli._resolve import forget_catalogue
+
+    forget_catalogue(app)  # whatever changes here, 'log' must not resolve slugs from an old list
 
 
 @projects.command("ls")
@@ -63,7 +67,7 @@ def projects_show(app: App, slug: str, as_json: bool) -> None:
     """Show one project (by slug or unambiguous prefix) and its members."""
     from pymesync.cli import _resolve
 
-    found = _resolve.project(app.client(), slug)
+    found = _resolve.project(app, slug, fresh=True)
     data = found.to_dict()
     if not as_json:
         data["users"] = ", ".join(f"{name} ({_role(role.to_dict())})" for name, role in found.users.items())
@@ -165,8 +169,12 @@ def projects_members(app: App, slug: str, action: str, user: str, role: str) -> 
 
 
 @click.group()
-def activities() -> None:
+@pass_app
+def activities(app: App) -> None:
     """Activities: ls, add, update, rm."""
+    from pymesync.cli._resolve import forget_catalogue
+
+    forget_catalogue(app)
 
 
 @activities.command("ls")

@@ -15,6 +15,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2
+    PARTIAL = 3
     AUTHENTICATION = 4
     NOT_FOUND = 5
     CONFLICT = 6

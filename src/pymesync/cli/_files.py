@@ -11,9 +11,9 @@ import importlib
 import json
 import os
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 APP_NAME = "timesync"
 
@@ -52,17 +52,20 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
-def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Replace ``path`` with ``data`` in one step: readers see the old file or the new one, never half.
+@contextlib.contextmanager
+def open_atomic(path: Path, *, private: bool = False) -> Iterator[TextIO]:
+    """A text file that replaces ``path`` in one step when the block ends, and vanishes if it fails.
 
-    The temporary file gets its mode (0600 when ``private``) before any content is written.
+    Readers see the old file or the new one, never half; the temporary file (next to ``path``) gets its
+    mode (0600 when ``private``) before any content is written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import tempfile  # with shutil and the compression modules behind it: only when writing
+
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600 if private else 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -70,6 +73,13 @@ def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Replace ``path`` with ``data`` (UTF-8) atomically, creating its directory (0700) when missing."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open_atomic(path, private=private) as handle:
+        handle.write(data.decode())
 
 
 def read_json(path: Path) -> Any:

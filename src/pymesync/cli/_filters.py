@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pymesync._periods import PERIOD_FORMS, Period, parse_day, parse_period
+from pymesync._periods import ALL_TIME, PERIOD_FORMS, Period, parse_day, parse_period
 from pymesync.cli._errors import usage_error
 
 if TYPE_CHECKING:
@@ -55,7 +55,8 @@ class Selection:
     activity: str | None
 
     def filters(self) -> dict[str, object]:
-        found: dict[str, object] = {"start": self.period.start, "end": self.period.end}
+        everything = self.period == ALL_TIME
+        found: dict[str, object] = {} if everything else {"start": self.period.start, "end": self.period.end}
         for key in ("user", "project", "activity"):
             if getattr(self, key) is not None:
                 found[key] = getattr(self, key)
@@ -102,7 +103,7 @@ class SelectionRequest:
             user = None
         project = activity = None
         if self.who["project"]:
-            project = _resolve.project(app.client(), self.who["project"]).slugs[0]
+            project = _resolve.project(app, self.who["project"]).slugs[0]
         if self.who["activity"]:
-            activity = _resolve.activities(app.client(), [self.who["activity"]])[0]
+            activity = _resolve.activities(app, [self.who["activity"]])[0]
         return Selection(period, user, project, activity)

@@ -80,8 +80,8 @@ def create_entry(
     from pymesync.cli import _journal, _resolve
 
     client = app.client()
-    project = _resolve.project(client, project_word)
-    activities = _resolve.activities(client, activity_words)
+    project = _resolve.project(app, project_word)
+    activities = _resolve.activities(app, activity_words)
     slug = project.slugs[0]
     if not activities and not project.default_activity:
         raise usage_error(
@@ -99,7 +99,13 @@ def create_entry(
         fields["notes"] = notes
     if issue:
         fields["issue_uri"] = issue
-    created = client.times.create(fields)
+    from pymesync.errors import ValidationError
+
+    try:
+        created = client.times.create(fields)
+    except ValidationError:  # perhaps the cached catalogue is out of date: the next command reads it anew
+        _resolve.forget_catalogue(app)
+        raise
     if not created.activities and not activities and project.default_activity:
         created = _with_activities(created, (project.default_activity,))
     _journal.record(app.profile, "created", uuid=created.uuid, summary=describe(created))

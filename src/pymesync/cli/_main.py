@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -41,8 +40,12 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
     },
     "Reports": {
         "report": ("_report", "report", "Totals per day, week, month, project, activity or user."),
-        "today": ("_report", "today", "Today's entries and total."),
+        "today": ("_browse", "today", "Today's entries and total."),
         "week": ("_report", "week", "This week's hours per day and project."),
+    },
+    "Export and import": {
+        "export": ("_transfer", "export", "Write entries as CSV, JSON, NDJSON or Markdown."),
+        "import": ("_transfer", "import_", "Create the entries of an export file; a re-run creates nothing."),
     },
     "Catalogue": {
         "projects": (
@@ -102,6 +105,8 @@ class TimesyncGroup(click.Group):
             sys.exit(ExitCode.INTERRUPTED)
         except TimeSyncError as exc:
             if _VERBOSE:
+                import traceback
+
                 traceback.print_exc()
             click.echo(f"Error: {describe(exc)}", err=True)
             sys.exit(exit_code_for(exc))

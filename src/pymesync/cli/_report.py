@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,6 +23,7 @@ from pymesync.cli._terminal import Terminal
 from pymesync.reports import GROUPS, GroupValue, nest, pivot
 
 if TYPE_CHECKING:
+    from pymesync._periods import Period
     from pymesync.models import Time
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -89,6 +91,7 @@ def _step(text: str | None, option: str) -> int | None:
 @click.option("--target", metavar="DURATION", help="Compare the total with a target, e.g. 40h.")
 @click.option("--decimal", is_flag=True, help="Hours as decimals (1.50) instead of 1h30m.")
 @click.option("--round", "round_to", metavar="DURATION", help="Round each entry up to a multiple, e.g. 15m.")
+@click.option("--output", "chart_file", metavar="FILE.svg", help="Also write the chart as an SVG image.")
 @output_options
 @pass_app
 def report(
@@ -100,6 +103,7 @@ def report(
     target: str | None,
     decimal: bool,
     round_to: str | None,
+    chart_file: str | None,
     fmt: str | None,
 ) -> None:
     """Totals of the period (this week by default) per group.
@@ -108,7 +112,10 @@ def report(
     timesync report --by project --by activity
     timesync report --last-week --pivot day:project -f csv
     timesync report --period 2026-Q4 --by month --chart
+    timesync report --month --by day --output month.svg
     """
+    if chart_file is not None:
+        _check_chart_file(Path(chart_file))
     step = _step(round_to, "--round")
     goal = _step(target or app.config.profile(app.profile).get("target"), "--target")
     chosen: Selection = selection.resolve(app)
@@ -127,6 +134,37 @@ def report(
         if goal:
             line += f" of {hours(goal, decimal)} target ({total / goal:.0%})"
         app.term.info(line) if fmt == "plain" else app.term.out(app.term.style(line, bold=True))
+    if chart_file is not None:
+        keys = grid or chart_keys(by or ("project",))
+        _write_svg(Path(chart_file), entries, keys, chosen.period)
+        app.term.info(f"Chart written to {chart_file}")
+
+
+def _check_chart_file(path: Path) -> None:
+    """Refused before anything is read or printed: an extension other than .svg, a missing directory."""
+    if path.suffix.lower() != ".svg":
+        raise usage_error(f"cannot draw {str(path)!r}: --output writes SVG only; name a .svg file")
+    if not path.parent.is_dir():
+        raise usage_error(f"cannot write {path}: no directory {str(path.parent)!r}")
+
+
+def chart_keys(by: Sequence[str]) -> tuple[str, ...]:
+    """Bars per the first key, split by the second; a day, week or month alone is split by project."""
+    if len(by) > 1:
+        return (by[0], by[1])
+    return (by[0], "project") if by[0] in ("day", "week", "month") else (by[0],)
+
+
+def _write_svg(path: Path, entries: list[Time], keys: Sequence[str], period: Period) -> None:
+    from pymesync.cli import _svg
+    from pymesync.cli._files import open_atomic
+    from pymesync.reports import summarize
+
+    summary = summarize(entries, keys)
+    title = f"Time per {keys[0]}, {period}: {hours(summary.total_seconds)}"
+    document = _svg.render(title, _svg.bars(summary, label), keys[-1])
+    with open_atomic(path) as handle:
+        handle.write(document)
 
 
 def _pivot_keys(spec: str) -> tuple[str, str]:
@@ -181,17 +219,6 @@ def _render_pivot(
         totals = [hours(grid.column_totals[value], decimal) for value in grid.column_values]
         table.add(["total", *totals, hours(grid.total_seconds, decimal)], subtotal=True)
     table.render(fmt, term)
-
-
-@click.command()
-@output_options
-@click.pass_context
-def today(ctx: click.Context, fmt: str | None) -> None:
-    """Today's entries and total (the same as 'timesync ls --today')."""
-    from pymesync.cli._browse import ls
-
-    args = ["--today"] + (["-f", fmt] if fmt else [])
-    ctx.invoke(ls, **ls.make_context("ls", args, parent=ctx.parent).params)
 
 
 @click.command()

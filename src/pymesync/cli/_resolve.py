@@ -1,19 +1,74 @@
-"""Turning what people type into server objects: projects by any slug or prefix, activities, entries."""
+"""Turning what people type into server objects: projects by any slug or prefix, activities, entries.
+
+The project and activity lists are kept in the cache directory for :data:`CATALOGUE_TTL` seconds, so
+``log``, ``start`` and ``ls -p`` resolve a slug without a request. A word the cached lists do not resolve
+is looked up again on the server before it is refused, so a project created a moment ago is found.
+"""
 
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode, usage_error
+from pymesync.cli._files import cache_dir, read_json, write_json
 
 if TYPE_CHECKING:
+    from pymesync.cli._app import App
     from pymesync.client import Client
     from pymesync.models import Activity, Project, Time
 
 #: ``show``/``edit``/``rm`` match a uuid prefix against the entries of this many recent days.
 RECENT_DAYS = 92
+#: How long the cached project and activity lists are used without asking the server again.
+CATALOGUE_TTL = 300.0
+
+
+def _catalogue_path(profile: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    return cache_dir() / f"catalogue-{safe}.json"
+
+
+def forget_catalogue(app: App) -> None:
+    """After a change to projects or activities: the next lookup asks the server."""
+    _catalogue_path(app.profile).unlink(missing_ok=True)
+
+
+def _catalogue(app: App, fresh: bool) -> tuple[list[Project], list[Activity], bool]:
+    """``(projects, activities, from_cache)``: the cached lists when recent and for this server and user."""
+    from pymesync.models import Activity, Project
+
+    account = app.account()
+    path = _catalogue_path(account.profile)
+    cached: Any = None if fresh else read_json(path)
+    if (
+        isinstance(cached, dict)
+        and cached.get("url") == account.url
+        and cached.get("user") == account.user
+        and 0 <= time.time() - float(cached.get("saved", 0)) < CATALOGUE_TTL
+    ):
+        try:
+            return (
+                [Project.from_dict(item) for item in cached["projects"]],
+                [Activity.from_dict(item) for item in cached["activities"]],
+                True,
+            )
+        except (KeyError, TypeError, ValueError):
+            pass  # a damaged cache is only a cache
+    client = app.client()
+    projects, activities = client.projects.list(), client.activities.list()
+    saved = {
+        "url": account.url,
+        "user": account.user,
+        "saved": time.time(),
+        "projects": [item.to_dict() for item in projects],
+        "activities": [item.to_dict() for item in activities],
+    }
+    write_json(path, saved, private=True)
+    return projects, activities, False
 
 
 def pick(word: str, candidates: Iterable[tuple[str, str]], what: str) -> str:
@@ -35,16 +90,37 @@ def pick(word: str, candidates: Iterable[tuple[str, str]], what: str) -> str:
     raise usage_error(f"{what} {word!r} is ambiguous: {', '.join(sorted(name for name, _ in matches))}")
 
 
-def project(client: Client, word: str) -> Project:
-    projects = {item.uuid or "": item for item in client.projects.list()}
+def project(app: App, word: str, *, fresh: bool = False) -> Project:
+    """The project one of whose slugs is ``word``, or the only one with a slug starting with it."""
+    found, _, cached = _catalogue(app, fresh)
+    try:
+        return _project_in(found, word)
+    except CliError:
+        if not cached:
+            raise
+    return _project_in(_catalogue(app, fresh=True)[0], word)
+
+
+def _project_in(found: list[Project], word: str) -> Project:
+    projects = {item.uuid or "": item for item in found}
     names = ((slug, key) for key, item in projects.items() for slug in item.slugs)
     return projects[pick(word, names, "project")]
 
 
-def activities(client: Client, words: Sequence[str]) -> list[str]:
+def activities(app: App, words: Sequence[str]) -> list[str]:
+    """The slugs of the activities named (exactly or by an unambiguous prefix) by ``words``."""
     if not words:
         return []
-    known: list[Activity] = client.activities.list()
+    _, known, cached = _catalogue(app, fresh=False)
+    try:
+        return _activities_in(known, words)
+    except CliError:
+        if not cached:
+            raise
+    return _activities_in(_catalogue(app, fresh=True)[1], words)
+
+
+def _activities_in(known: list[Activity], words: Sequence[str]) -> list[str]:
     names = [(item.slug, item.slug) for item in known if item.slug]
     return [pick(word, names, "activity") for word in words]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import sys
 from typing import Any
 
@@ -40,11 +39,14 @@ class Terminal:
     color: bool
     no_input: bool
     verbose: int
+    #: progress bars go to stderr, and only when it is a terminal
+    stderr_tty: bool = False
 
     @classmethod
     def detect(cls, color: str, no_input: bool, verbose: int) -> Terminal:
         stdout_tty = _isatty(sys.stdout)
-        return cls(stdout_tty, _isatty(sys.stdin), color_wanted(color, stdout_tty), no_input, verbose)
+        stdin_tty, stderr_tty = _isatty(sys.stdin), _isatty(sys.stderr)
+        return cls(stdout_tty, stdin_tty, color_wanted(color, stdout_tty), no_input, verbose, stderr_tty)
 
     @property
     def may_prompt(self) -> bool:
@@ -52,7 +54,16 @@ class Terminal:
 
     @property
     def width(self) -> int:
-        return shutil.get_terminal_size((100, 24)).columns if self.stdout_tty else 100
+        if not self.stdout_tty:
+            return 100
+        # what shutil.get_terminal_size does, without importing shutil (it costs more than this module)
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(sys.stdout.fileno()).columns or 100
+        except (OSError, ValueError):
+            return 100
 
     def out(self, text: str = "") -> None:
         """Data: to stdout."""

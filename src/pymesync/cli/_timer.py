@@ -97,9 +97,8 @@ def start(app: App, project: str, activities: tuple[str, ...], at: str | None, n
         raise CliError(
             f"a timer is already running on {_what(running)}; stop or cancel it first", ExitCode.CONFLICT
         )
-    client = app.client()
-    found = _resolve.project(client, project)
-    slugs = _resolve.activities(client, activities)
+    found = _resolve.project(app, project)
+    slugs = _resolve.activities(app, activities)
     slug = project if project in found.slugs else found.slugs[0]
     if not slugs and not found.default_activity:
         raise usage_error(
