@@ -187,9 +187,14 @@ def _lock_id(key: str) -> int:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create whatever is missing of the schema; never alters existing tables."""
-    schema.metadata.create_all(engine, checkfirst=True)
+    """Create whatever is missing of the schema; never alters existing tables.
+
+    One transaction holding a lock, so servers started together on an empty database (several
+    hosts brought up at once) create it once: the others wait, then find every table there.
+    """
     with transaction(engine, write=True) as connection:
+        lock(connection, "pymesync:schema")
+        schema.metadata.create_all(connection, checkfirst=True)
         for index in schema.EXTRA_INDEXES:
             connection.execute(CreateIndex(index, if_not_exists=True))
 
@@ -205,6 +210,7 @@ def token_secret(engine: Engine) -> str:
     table = schema.settings
     query = sa.select(table.c.value).where(table.c.name == _SECRET_SETTING)
     with transaction(engine, write=True) as connection:
+        lock(connection, f"{table.name}:{_SECRET_SETTING}")
         existing = connection.execute(query).scalar_one_or_none()
         if existing is not None:
             return str(existing)
