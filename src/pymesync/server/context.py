@@ -212,7 +212,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
 
 def _call(handler: Handler, context: Context) -> Response:
     """Run a handler; run it again (a bounded number of times, after a short random pause) when
-    its transaction was rolled back because of concurrent writes."""
+    its transaction was rolled back because of concurrent writes. A database that cannot store
+    data now (disk full, read-only) is a 503 at once: running again would meet the same state."""
     attempt = 1
     while True:
         try:
@@ -220,6 +221,10 @@ def _call(handler: Handler, context: Context) -> Response:
         except ApiError:
             raise
         except Exception as exc:
+            if storage.is_unwritable(exc):
+                name, reason = handler.__qualname__, _reason(exc)
+                logger.warning("%s: the database cannot store data now (%s); answered 503", name, reason)
+                raise errors.cannot_store() from None
             if storage.is_transient(exc) and attempt < ATTEMPTS:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
                 attempt += 1
