@@ -121,6 +121,15 @@ def admin(deployment: Deployment) -> str:
     return deployment.apis[0].admin_token()
 
 
+def test_a_token_from_one_process_is_accepted_by_every_other(deployment: Deployment) -> None:
+    """The signing key is in the shared database: a login on one host serves on all of them."""
+    for issuer in deployment.apis:
+        login = issuer.login(*ADMIN)
+        assert login.status == 200, login.body
+        for api in deployment.apis:
+            assert api.get("/users/admin", login.json["token"]).status == 200
+
+
 def test_updates_of_one_time_are_all_kept(deployment: Deployment, admin: str) -> None:
     api = deployment.apis[0]
     slug = api.create_project(users={ADMIN[0]: {"member": True}})["slugs"][0]
