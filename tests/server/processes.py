@@ -5,6 +5,7 @@ identity or on a filesystem the test fills.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import socket
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pymesync.server import storage
+from pymesync.server import schema, storage
 from pymesync.server.testing import create_user
 
 from .conftest import fresh_database
@@ -132,3 +133,40 @@ def deployment(backend: str, processes: int, workers: int, tmp: Path) -> Iterato
             for server in servers:
                 server.stop()
             engine.dispose()
+
+
+def half_written(engine: sa.Engine) -> list[str]:
+    """Objects a killed writer could have left half done: none may exist."""
+    times, projects, slugs, timesactivities = (
+        schema.times,
+        schema.projects,
+        schema.projectslugs,
+        schema.timesactivities,
+    )
+    found = []
+    with engine.connect() as connection:
+        for table in (times, projects, schema.activities):
+            revisions = collections.defaultdict(list)
+            query = sa.select(table.c.uuid, table.c.revision, table.c.newest).order_by(table.c.id)
+            for row in connection.execute(query):
+                revisions[row.uuid].append((row.revision, bool(row.newest)))
+            for uuid, rows in revisions.items():
+                if [revision for revision, _ in rows] != list(range(1, len(rows) + 1)):
+                    found.append(f"{table.name} {uuid}: revisions {rows}")
+                if [newest for _, newest in rows] != [False] * (len(rows) - 1) + [True]:
+                    found.append(f"{table.name} {uuid}: newest flags {rows}")
+        bare_times = connection.execute(
+            sa.select(times.c.uuid, times.c.revision).where(
+                ~sa.exists().where(timesactivities.c.time == times.c.id)
+            )
+        ).all()
+        found += [f"time {row.uuid} revision {row.revision} without activities" for row in bare_times]
+        bare_projects = connection.execute(
+            sa.select(projects.c.uuid).where(
+                projects.c.newest.is_(True),
+                projects.c.deleted_at.is_(None),
+                ~sa.exists().where(slugs.c.project == projects.c.id),
+            )
+        ).all()
+        found += [f"project {row.uuid} without slugs" for row in bare_projects]
+    return found

@@ -28,7 +28,7 @@ from pymesync.server import schema
 from . import processes
 from .conftest import POSTGRES_URL
 from .helpers import ADMIN, Response, unique
-from .processes import Deployment
+from .processes import Deployment, half_written
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs TIMESYNC_TEST_POSTGRES_URL (scripts/test.sh starts a PostgreSQL cluster)"
@@ -182,43 +182,6 @@ def _lost_writes(engine: sa.Engine, acknowledged: Acknowledged) -> list[str]:
     return lost
 
 
-def _half_written(engine: sa.Engine) -> list[str]:
-    """Objects a killed writer could have left half done: none may exist."""
-    times, projects, slugs, timesactivities = (
-        schema.times,
-        schema.projects,
-        schema.projectslugs,
-        schema.timesactivities,
-    )
-    found = []
-    with engine.connect() as connection:
-        for table in (times, projects, schema.activities):
-            revisions = collections.defaultdict(list)
-            query = sa.select(table.c.uuid, table.c.revision, table.c.newest).order_by(table.c.id)
-            for row in connection.execute(query):
-                revisions[row.uuid].append((row.revision, bool(row.newest)))
-            for uuid, rows in revisions.items():
-                if [revision for revision, _ in rows] != list(range(1, len(rows) + 1)):
-                    found.append(f"{table.name} {uuid}: revisions {rows}")
-                if [newest for _, newest in rows] != [False] * (len(rows) - 1) + [True]:
-                    found.append(f"{table.name} {uuid}: newest flags {rows}")
-        bare_times = connection.execute(
-            sa.select(times.c.uuid, times.c.revision).where(
-                ~sa.exists().where(timesactivities.c.time == times.c.id)
-            )
-        ).all()
-        found += [f"time {row.uuid} revision {row.revision} without activities" for row in bare_times]
-        bare_projects = connection.execute(
-            sa.select(projects.c.uuid).where(
-                projects.c.newest.is_(True),
-                projects.c.deleted_at.is_(None),
-                ~sa.exists().where(slugs.c.project == projects.c.id),
-            )
-        ).all()
-        found += [f"project {row.uuid} without slugs" for row in bare_projects]
-    return found
-
-
 @pytest.mark.parametrize("run", [1, 2, 3])
 def test_nothing_acknowledged_is_lost_when_a_host_is_killed(two_hosts: Deployment, run: int) -> None:
     acknowledged = _run_load_and_kill(two_hosts)
@@ -229,7 +192,7 @@ def test_nothing_acknowledged_is_lost_when_a_host_is_killed(two_hosts: Deploymen
     )
     assert acknowledged.count() > 0
     assert not lost, lost
-    assert not _half_written(two_hosts.engine)
+    assert not half_written(two_hosts.engine)
     assert acknowledged.failovers > 0, "no client lost its connection to the killed host"
     # 503: a write that kept meeting concurrent writes stored nothing and may be sent again
     assert set(acknowledged.statuses) <= {200, 503}, acknowledged.statuses
