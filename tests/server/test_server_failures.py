@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from pymesync.server import storage
 
 from .conftest import POSTGRES_URL, fresh_database
 from .helpers import ADMIN, Api, Response
-from .processes import ServerProcess, prepare_database, start_server_process
+from .processes import ServerProcess, free_port, prepare_database, start_server_process
 
 CANNOT_STORE = {
     "status": 503,
@@ -167,6 +168,22 @@ def test_sqlite_read_only_file(tmp_path: Path) -> None:
         assert new.status == 200, new.body
         assert api.post("/times", body, admin).status == 200
         assert len(api.ok(api.get("/times", admin))) == 3
+
+
+def test_no_token_key_and_a_read_only_database_is_one_line_at_start(tmp_path: Path) -> None:
+    prefix = _without_file_permission_override()
+    database = tmp_path / "timesync.db"
+    engine = storage.create_engine(f"sqlite:///{database}")
+    storage.create_schema(engine)
+    engine.dispose()
+    database.chmod(0o400)
+    command = [*prefix, sys.executable, "-m", "pymesync.server.cli", "serve", "--port", str(free_port())]
+    env = {**os.environ, "TIMESYNC_DATABASE_URL": f"sqlite:///{database}"}
+    started = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode == 2
+    assert started.stderr == (
+        "error: cannot store the token secret in the database: attempt to write a readonly database\n"
+    )
 
 
 def _postgres_admin(statement: str) -> None:
