@@ -125,7 +125,8 @@ def test_with_an_external_secret_tokens_signed_with_a_database_key_are_refused(
             assert api.get("/users", forged).json == BAD_TOKEN
             token = api.token("admin", ADMIN_PASSWORD)
             key = key_file.read_text().strip()
-            assert auth.token_subject(token, key, "timesync", lifetime=1800) == "admin"
+            claims = auth.token_claims(token, key, "timesync", lifetime=1800)
+            assert claims is not None and claims.subject == "admin"
             answer = api.request("GET", "/users", token=token, headers={"Origin": "https://app.example.org"})
             assert answer.header("Access-Control-Allow-Origin") == "https://app.example.org"
             short = api.post("/users", {"username": "bob", "password": "eleven char"}, token)
