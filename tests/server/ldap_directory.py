@@ -43,10 +43,29 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Directory:
-    """One slapd; ``people`` maps uid to (password, cn, mail)."""
+def _make_certificates(directory: Path) -> None:
+    """A private CA (``ca.pem``) and a certificate it signed for 127.0.0.1 (``server.pem``, its key)."""
 
-    def __init__(self, people: dict[str, tuple[str, str, str]]) -> None:
+    def openssl(*arguments: str) -> None:
+        subprocess.run(["openssl", *arguments], cwd=directory, check=True, capture_output=True)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl(
+        "req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA"
+    )
+    openssl("req", "-new", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
+    )  # fmt: skip
+
+
+class Directory:
+    """One slapd; ``people`` maps uid to (password, cn, mail). With ``tls``, it also offers StartTLS
+    on ``url`` and TLS from the start on ``tls_url``, with a certificate that ``ca_file`` verifies."""
+
+    def __init__(self, people: dict[str, tuple[str, str, str]], *, tls: bool = False) -> None:
         binary = slapd_binary()
         assert binary is not None
         self.slapd = binary
@@ -54,7 +73,11 @@ class Directory:
         self.root = Path(tempfile.mkdtemp(prefix="timesync-slapd-"))
         self.port = _free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls_url = f"ldaps://127.0.0.1:{_free_port()}" if tls else None
+        self.ca_file = str(self.root / "ca.pem") if tls else None
         self.process: subprocess.Popen[bytes] | None = None
+        if tls:
+            _make_certificates(self.root)
         (self.root / "data").mkdir()
         self.config = self.root / "slapd.conf"
         self.config.write_text(self._config())
@@ -71,8 +94,13 @@ class Directory:
         module_path = (
             f"modulepath {MODULE_DIR}\nmoduleload back_mdb\n" if (MODULE_DIR / "back_mdb.so").exists() else ""
         )
+        tls = (
+            f"TLSCACertificateFile {self.root / 'ca.pem'}\n"
+            f"TLSCertificateFile {self.root / 'server.pem'}\n"
+            f"TLSCertificateKeyFile {self.root / 'server.key'}\n"
+        )
         return (
-            f"{schemas}{module_path}"
+            f"{schemas}{module_path}{tls if self.tls_url else ''}"
             f"pidfile {self.root / 'slapd.pid'}\n"
             "database mdb\n"
             "maxsize 10485760\n"
@@ -101,7 +129,15 @@ class Directory:
     def start(self) -> None:
         """Run slapd in the foreground (``-d 0``) and wait until it accepts connections."""
         self.process = subprocess.Popen(
-            [self.slapd, "-d", "0", "-f", str(self.config), "-h", f"{self.url}/"],
+            [
+                self.slapd,
+                "-d",
+                "0",
+                "-f",
+                str(self.config),
+                "-h",
+                " ".join(filter(None, (self.url, self.tls_url))),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -111,7 +147,8 @@ class Directory:
                 error = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"slapd exited: {error[-2000:]}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                for url in filter(None, (self.url, self.tls_url)):
+                    socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=0.2).close()
                 return
             except OSError:
                 time.sleep(0.02)

@@ -204,6 +204,51 @@ def test_a_directory_that_is_down_answers_503_and_password_logins_keep_working(
         stopping.remove()
 
 
+@pytest.fixture(scope="module")
+def tls_directory() -> Iterator[Directory]:
+    running = Directory(PEOPLE_IN_DIRECTORY, tls=True)
+    running.start()
+    yield running
+    running.remove()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # TLS does not depend on the database
+@pytest.mark.parametrize(
+    ("transport", "trust", "status"),
+    [
+        ("starttls", "private CA", 200),
+        ("ldaps", "private CA", 200),
+        ("starttls", "default", 503),  # verification is on by default: the system CAs do not know this one
+        ("ldaps", "default", 503),
+        ("starttls", "no verification", 200),
+    ],
+)
+def test_tls_verifies_the_directory_certificate(
+    start_server: Callable[..., Api],
+    tls_directory: Directory,
+    transport: str,
+    trust: str,
+    status: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = tls_directory.tls_url if transport == "ldaps" else tls_directory.url
+    assert url is not None
+    settings = LdapSettings(
+        url=url,
+        bind_dn=f"uid={{username}},{PEOPLE}",
+        start_tls=transport == "starttls",
+        ca_file=tls_directory.ca_file if trust == "private CA" else None,
+        verify=trust != "no verification",
+        timeout=2,
+    )
+    api = ldap_server(start_server, settings)
+    assert api.login("alice", "alice-ldap-pw", auth_type="ldap").status == status
+    if status == 200:
+        assert api.login("alice", "wrong", auth_type="ldap").json == INCORRECT
+    else:
+        assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+
+
 def test_ldap_is_refused_where_it_is_not_configured(start_server: Callable[..., Api]) -> None:
     api = start_server()
     assert api.login("admin", "adminpass", auth_type="ldap").json == error(

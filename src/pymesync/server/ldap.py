@@ -343,7 +343,11 @@ def authenticate(config: LdapSettings, username: str, password: str) -> Director
         with LDAP_GATE:
             return _bind_and_read(config, username, password)
     except LDAPException as exc:
-        logger.warning("LDAP login: the directory at %s failed: %s", config.url, type(exc).__name__)
+        # ldap3's messages name the socket or TLS problem; bind failures raise nothing (no secrets here)
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        logger.warning(
+            "LDAP login: the directory at %s failed: %s %s", config.url, type(exc).__name__, reason
+        )
         raise _unavailable() from None
 
 
