@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,7 +53,7 @@ def directory() -> Iterator[Directory]:
 
 
 def bind_dn_settings(directory: Directory, **overrides: Any) -> LdapSettings:
-    return LdapSettings(url=directory.url, bind_dn=f"uid={{username}},{PEOPLE}", timeout=2, **overrides)
+    return LdapSettings(url=directory.url, bind_dn=f"uid={{username}},{PEOPLE}", **overrides)
 
 
 def search_settings(directory: Directory, **overrides: Any) -> LdapSettings:
@@ -61,7 +62,7 @@ def search_settings(directory: Directory, **overrides: Any) -> LdapSettings:
         search_base=PEOPLE,
         service_dn=SERVICE_DN,
         service_password=SERVICE_PASSWORD,
-        timeout=2,
+        timeout=2.5,
         **overrides,
     )
 
@@ -247,6 +248,24 @@ def test_tls_verifies_the_directory_certificate(
         assert api.login("alice", "wrong", auth_type="ldap").json == INCORRECT
     else:
         assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+
+
+def test_a_directory_that_never_answers_is_given_up_after_the_timeout(
+    start_server: Callable[..., Api],
+) -> None:
+    """A listening socket that is never read: the TCP connection opens, the bind gets no answer."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        settings = LdapSettings(
+            url=f"ldap://127.0.0.1:{silent.getsockname()[1]}", bind_dn="uid={username},dc=x", timeout=1
+        )
+        api = ldap_server(start_server, settings)
+        started = time.perf_counter()
+        resp = api.login("alice", "alice-ldap-pw", auth_type="ldap")
+        elapsed = time.perf_counter() - started
+    assert resp.status == 503 and resp.json["text"] == "The LDAP directory cannot be reached; try again later"
+    assert 0.9 < elapsed < 3, elapsed
 
 
 def test_ldap_is_refused_where_it_is_not_configured(start_server: Callable[..., Api]) -> None:

@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import math
 import os
 import re
 import ssl
@@ -388,7 +389,7 @@ def _connection(
         auto_referrals=False,
         auto_escape=False,
         raise_exceptions=False,
-        receive_timeout=config.timeout,
+        receive_timeout=math.ceil(config.timeout),  # ldap3 sets SO_RCVTIMEO from whole seconds
     )
     connection.open(read_server_info=False)
     if config.start_tls and not connection.start_tls(read_server_info=False):
