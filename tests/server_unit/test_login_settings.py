@@ -64,6 +64,8 @@ def test_settings_from_the_environment() -> None:
     [
         (_env(url="http://ldap.example.org", bind_dn=BIND_DN), "is not an LDAP server URL"),
         (_env(url="ldap://ldap.example.org:x", bind_dn=BIND_DN), "has a bad port"),
+        (_env(url="ldap://cn=admin:hunter2@h", bind_dn=BIND_DN), "must not contain a user or password"),
+        (_env(url="ldap://h/dc=x??sub", bind_dn=BIND_DN), "has a query or fragment"),
         (_env(url="ldap://h"), "set either an LDAP bind DN template or an LDAP search base"),
         (_env(url="ldap://h", bind_dn=BIND_DN, search_base="dc=x"), "not both or neither"),
         (_env(url="ldap://h", bind_dn="uid=x,dc=example"), "must contain {username} once"),
@@ -90,7 +92,9 @@ def test_settings_from_the_environment() -> None:
 def test_bad_ldap_settings_are_one_line_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         ldap.settings(env)
-    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert (
+        message in str(raised.value) and "\n" not in str(raised.value) and "hunter2" not in str(raised.value)
+    )
 
 
 def test_the_service_password_file_must_be_private(tmp_path: Path) -> None:

@@ -130,6 +130,12 @@ def escape_filter_value(value: str) -> str:
 def check(config: LdapSettings) -> None:
     """Raise :class:`errors.ConfigError` (one line, no secret) for settings that cannot work."""
     parts = urlsplit(config.url)
+    if "@" in parts.netloc:  # not echoed: it may hold a password
+        raise errors.ConfigError(
+            "the LDAP URL must not contain a user or password (use the service DN settings)"
+        )
+    if parts.query or parts.fragment:
+        raise errors.ConfigError(f"{config.url!r} has a query or fragment; give only ldap[s]://host[:port]")
     if parts.scheme not in ("ldap", "ldaps") or not parts.hostname or parts.path not in ("", "/"):
         raise errors.ConfigError(
             f"{config.url!r} is not an LDAP server URL (ldap://host[:port] or ldaps://...)"
@@ -174,11 +180,8 @@ def check(config: LdapSettings) -> None:
 
 
 def _check_template(template: str, what: str) -> None:
-    if (
-        template.count(_PLACEHOLDER) != 1
-        or template.replace(_PLACEHOLDER, "").count("{")
-        or "}" in (template.replace(_PLACEHOLDER, ""))
-    ):
+    rest = template.replace(_PLACEHOLDER, "")
+    if template.count(_PLACEHOLDER) != 1 or "{" in rest or "}" in rest:
         raise errors.ConfigError(f"{what} must contain {_PLACEHOLDER} once and no other braces")
 
 
