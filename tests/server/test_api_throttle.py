@@ -127,6 +127,17 @@ def test_the_lockout_ends_after_the_window_and_a_success_clears_the_typos(
     assert [login_from(api, ATTACKER, "member", "typo").status for _ in range(4)] == [401, 401, 401, 429]
 
 
+def test_buckets_that_drained_long_ago_are_pruned(start_server: Callable[..., Api]) -> None:
+    api = start_server(login_throttle=throttle.parse("user-address=2/0.2,address=off,user=off"))
+    url = api.server.database_url  # type: ignore[attr-defined]
+    login_from(api, ATTACKER, "first", "guess")
+    login_from(api, ATTACKER, "second", "guess")
+    assert _stored_failures(url) == [1, 1]
+    time.sleep(0.5)  # more than twice the period
+    login_from(api, ATTACKER, "third", "guess")
+    assert _stored_failures(url) == [1]
+
+
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(start_server: Callable[..., Api]) -> None:
     limits = throttle.parse("user-address=2/600")
     direct = _with_member(start_server(login_throttle=limits))

@@ -229,7 +229,8 @@ def record_failure(engine: Engine, throttle: LoginThrottle, secret: str, usernam
     longest_ms = max(bucket.period for _, bucket in buckets) * 1000
     with transaction(engine, write=True) as connection:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        for bucket_id, bucket in sorted(buckets):  # one order everywhere: no deadlock between two logins
+        # one order everywhere, so two logins that share buckets cannot deadlock
+        for bucket_id, bucket in sorted(buckets, key=lambda item: item[0]):
             elapsed = sa.case((_table.c.updated_at < now, now - _table.c.updated_at), else_=0)
             drained = _table.c.level - elapsed * bucket.drain_per_ms
             statement = dialect.insert(_table).values(bucket=bucket_id, level=1.0, failures=1, updated_at=now)
@@ -243,7 +244,9 @@ def record_failure(engine: Engine, throttle: LoginThrottle, secret: str, usernam
                     },
                 )
             )
-        # a bucket untouched for twice its period has drained, even if it held twice its limit
+    # apart, so no transaction holds bucket rows while it waits for others' (no deadlock with upserts);
+    # a bucket untouched for twice its period has drained, even if it held twice its limit
+    with transaction(engine, write=True) as connection:
         connection.execute(sa.delete(_table).where(_table.c.updated_at < now - 2 * longest_ms))
 
 
