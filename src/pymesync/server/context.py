@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus
 
 import sqlalchemy as sa
@@ -23,8 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema, storage, validation
+from pymesync.server import auth, errors, schema, storage, throttle, validation
 from pymesync.server.errors import ApiError
+
+if TYPE_CHECKING:
+    from pymesync.server.ldap import LdapSettings
 
 logger = logging.getLogger("pymesync.server")
 
@@ -47,6 +50,11 @@ class Config:
     auth_modules: tuple[str, ...] = ("password",)
     #: Fewest characters of a plaintext password on POST /users (hashes cannot be measured).
     min_password_length: int = 1
+    #: The directory of ``auth.type: "ldap"``; None when LDAP login is not configured.
+    ldap: LdapSettings | None = None
+    login_throttle: throttle.LoginThrottle = throttle.DEFAULT
+    #: Proxies whose ``X-Forwarded-For`` names the client of a login (none: the socket peer).
+    trusted_proxies: tuple[throttle.Network, ...] = ()
 
 
 Query = dict[str, list[str]]
@@ -60,6 +68,9 @@ class Context:
     path_params: dict[str, str]
     query: Query
     body: Any = None
+    #: The socket peer's address and ``X-Forwarded-For`` as sent (see :func:`throttle.client_address`).
+    peer: str | None = None
+    forwarded_for: str | None = None
 
     @property
     def engine(self) -> Engine:
@@ -202,6 +213,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 path_params={name: unquote(value) for name, value in request.path_params.items()},
                 query=parse_query(request.scope.get("query_string", b"")),
                 body=body,
+                peer=request.client.host if request.client is not None else None,
+                forwarded_for=request.headers.get("x-forwarded-for"),
             )
             return await run_in_threadpool(_call, handler, context)
         except ApiError as error:
