@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from pymesync.server import schema, storage, validation
+from pymesync.server import errors, schema, storage, validation
 
 users = schema.users
 projects = schema.projects
@@ -255,3 +255,86 @@ def read_locked(
 def row_uuid(row: Row[Any] | None) -> list[Any]:
     """The uuid of a row that was found, for :func:`read_locked`."""
     return [] if row is None else [row.uuid]
+
+
+# --- creating projects and activities (the API and timesync-server share these rules) --------------
+
+
+def colliding_project_slugs(
+    connection: Connection, slugs: Collection[str], own_uuid: str | None
+) -> list[str]:
+    """Which of ``slugs`` another project (not ``own_uuid``) holds, sorted."""
+    query = (
+        sa.select(projectslugs.c.name, projects.c.uuid)
+        .join(projects, projects.c.id == projectslugs.c.project)
+        .where(projectslugs.c.name.in_(list(slugs)))
+    )
+    return sorted(
+        row.name for row in connection.execute(query) if own_uuid is None or str(row.uuid) != own_uuid
+    )
+
+
+def default_activity_uuid(connection: Connection, slug: str | None) -> str | None:
+    """The uuid of the current activity a project names as its default (409 when unknown)."""
+    if slug is None:
+        return None
+    activity = current_activities(connection, [slug]).get(slug)
+    if activity is None:
+        raise errors.invalid_foreign_key("project", "activity")
+    return str(activity.uuid)
+
+
+def insert_project(
+    connection: Connection,
+    *,
+    name: str,
+    slugs: Collection[str],
+    uri: str | None = None,
+    default_activity: str | None = None,
+) -> tuple[int, str, int]:
+    """Add a project with checked fields: hold its name and slugs, refuse a slug another project
+    holds, an unknown default activity or a name any project ever had (409 :class:`ApiError`).
+    Returns the new row's id, the project's uuid and its creation time (epoch ms)."""
+    ordered = sorted(set(slugs))
+    claim_names(connection, projects, names=[name], slugs=ordered)
+    taken = colliding_project_slugs(connection, ordered, None)
+    if taken:
+        raise errors.slugs_exist(taken)
+    default_uuid = default_activity_uuid(connection, default_activity)
+    if name_taken(connection, projects, name):
+        raise errors.not_unique_name("project")
+    created = storage.now_ms()
+    uuid = new_uuid()
+    project_id = insert_id(
+        connection,
+        sa.insert(projects).values(
+            name=name,
+            uri=uri,
+            default_activity=default_uuid,
+            created_at=created,
+            uuid=uuid,
+            revision=1,
+            newest=True,
+        ),
+    )
+    connection.execute(sa.insert(projectslugs), [{"name": slug, "project": project_id} for slug in ordered])
+    return project_id, uuid, created
+
+
+def activity_slug_taken(connection: Connection, slug: str) -> bool:
+    """Whether any activity revision ever had this slug (slugs stay reserved across history)."""
+    query = sa.select(activities.c.id).where(activities.c.slug == slug).limit(1)
+    return connection.execute(query).first() is not None
+
+
+def insert_activity(connection: Connection, *, name: str, slug: str) -> dict[str, Any]:
+    """Add an activity with checked fields: hold its name and slug, refuse a slug or name any
+    activity ever had (409 :class:`ApiError`). Returns the values written."""
+    claim_names(connection, activities, names=[name], slugs=[slug])
+    if activity_slug_taken(connection, slug):
+        raise errors.slugs_exist([slug])
+    if name_taken(connection, activities, name):
+        raise errors.not_unique_name("activity")
+    created = {"name": name, "slug": slug, "uuid": new_uuid(), "revision": 1, "created_at": storage.now_ms()}
+    connection.execute(sa.insert(activities).values(**created, newest=True))
+    return created

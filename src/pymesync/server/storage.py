@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.schema import CreateIndex
 
 from pymesync.server import auth, schema
@@ -391,16 +391,26 @@ def user_exists(connection: Connection, username: str) -> bool:
 
 
 def username_taken(connection: Connection, username: str) -> bool:
-    """Whether a user (deleted or not) has this name in any case, so ``Admin`` cannot join ``admin``.
+    """Whether a user (deleted or not) has this name in any case, so ``Admin`` cannot join ``admin``."""
+    return user_named_like(connection, username) is not None
+
+
+def user_named_like(connection: Connection, username: str) -> Row[Any] | None:
+    """The user (deleted or not) whose name equals ``username`` in any case, else None; the exact
+    name first, so commands can name what is in the way.
 
     Names compare by Unicode caseless matching (``str.casefold``), not ``lower``: it also folds ``ß``
     to ``ss`` and the Kelvin sign or long s to ``k`` and ``s``, so a name another program stored with
     such letters still blocks its plain look-alike. Databases cannot casefold, so every name is read;
     creating users is rare. Lookups stay exact: pairs already stored both keep working.
     """
+    users = schema.users
     wanted = username.casefold()
-    names = connection.execute(sa.select(schema.users.c.username)).scalars()
-    return any(name.casefold() == wanted for name in names)
+    query: sa.Select[Any] = sa.select(users.c.id, users.c.username, users.c.deleted_at)
+    rows = connection.execute(query).all()
+    matches = [row for row in rows if row.username.casefold() == wanted]
+    matches.sort(key=lambda row: row.username != username)
+    return matches[0] if matches else None
 
 
 def set_password(connection: Connection, username: str, password: str) -> bool:
@@ -409,14 +419,29 @@ def set_password(connection: Connection, username: str, password: str) -> bool:
     user_id = connection.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
     if user_id is None:
         return False
-    changed = now_ms()
-    connection.execute(
-        sa.update(users)
-        .where(users.c.id == user_id)
-        .values(password=auth.password_for_storage(password), updated_at=changed)
-    )
-    void_tokens(connection, user_id, changed)
+    update_user(connection, user_id, {"password": password})
     return True
+
+
+def update_user(connection: Connection, user_id: int, changes: dict[str, Any]) -> None:
+    """Apply checked ``changes`` to a user row: a plaintext or client-hashed ``password`` is stored as
+    :func:`auth.password_for_storage` decides and voids the user's older tokens; ``deleted_at: None``
+    restores a deleted user."""
+    now = now_ms()
+    values = dict(changes)
+    if "password" in values:
+        values["password"] = auth.password_for_storage(values["password"])
+        void_tokens(connection, user_id, now)
+    users = schema.users
+    connection.execute(sa.update(users).where(users.c.id == user_id).values(**values, updated_at=now))
+
+
+def delete_user(connection: Connection, user_id: int) -> None:
+    """Soft-delete a user and void every token they hold."""
+    now = now_ms()
+    users = schema.users
+    connection.execute(sa.update(users).where(users.c.id == user_id).values(deleted_at=now, updated_at=now))
+    void_tokens(connection, user_id, now)
 
 
 def void_tokens(connection: Connection, user_id: int, changed_at: int) -> None:

@@ -93,11 +93,6 @@ def get_activity(context: Context) -> Response:
     return json_response(found)
 
 
-def _slug_taken(connection: Connection, slug: str) -> bool:
-    query = sa.select(activities.c.id).where(activities.c.slug == slug).limit(1)
-    return connection.execute(query).first() is not None
-
-
 def _check_unknown(fields: dict[str, Any]) -> None:
     for name in fields:
         if name not in FIELDS:
@@ -129,19 +124,7 @@ def create_activity(context: Context) -> Response:
         if not validation.is_slug(slug):
             raise errors.invalid_field(KIND, "slug", "slug", "non-slug string")
         _check_name_length(name)
-        queries.claim_names(connection, activities, names=[name], slugs=[slug])
-        if _slug_taken(connection, slug):
-            raise errors.slugs_exist([slug])
-        if queries.name_taken(connection, activities, name):
-            raise errors.not_unique_name(KIND)
-        created = {
-            "name": name,
-            "slug": slug,
-            "uuid": queries.new_uuid(),
-            "revision": 1,
-            "created_at": storage.now_ms(),
-        }
-        connection.execute(sa.insert(activities).values(**created, newest=True))
+        created = queries.insert_activity(connection, name=name, slug=slug)
     return json_response(
         {
             **created,
@@ -181,7 +164,7 @@ def update_activity(context: Context) -> Response:
             names=[] if new_name is None else [new_name],
             slugs=[] if new_slug is None else [new_slug],
         )
-        if new_slug is not None and _slug_taken(connection, new_slug):
+        if new_slug is not None and queries.activity_slug_taken(connection, new_slug):
             raise errors.slugs_exist([new_slug])
         if new_name is not None and queries.name_taken(connection, activities, new_name):
             raise errors.not_unique_name(KIND)

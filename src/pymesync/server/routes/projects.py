@@ -181,26 +181,9 @@ def _check_fields(fields: dict[str, Any], *, creating: bool) -> None:
             raise errors.invalid_field(KIND, "users", "object", validation.json_type(roles))
 
 
-def _colliding_slugs(connection: Connection, slugs: list[str], own_uuid: str | None) -> list[str]:
-    query = (
-        sa.select(projectslugs.c.name, projects.c.uuid)
-        .join(projects, projects.c.id == projectslugs.c.project)
-        .where(projectslugs.c.name.in_(slugs))
-    )
-    return sorted(
-        row.name for row in connection.execute(query) if own_uuid is None or str(row.uuid) != own_uuid
-    )
-
-
 def _default_activity(connection: Connection, fields: dict[str, Any]) -> str | None:
     """The uuid of the requested default activity (409 when the slug is unknown)."""
-    slug = fields.get("default_activity")
-    if slug is None:
-        return None
-    activity = queries.current_activities(connection, [slug]).get(slug)
-    if activity is None:
-        raise errors.invalid_foreign_key(KIND, "activity")
-    return str(activity.uuid)
+    return queries.default_activity_uuid(connection, fields.get("default_activity"))
 
 
 def _known_members(
@@ -239,29 +222,13 @@ def create_project(context: Context) -> Response:
         if not isinstance(fields, dict):
             raise errors.missing_field(KIND, "name")
         _check_fields(fields, creating=True)
-        slugs = sorted(set(fields["slugs"]))
-        queries.claim_names(connection, projects, names=[fields["name"]], slugs=slugs)
-        taken = _colliding_slugs(connection, slugs, None)
-        if taken:
-            raise errors.slugs_exist(taken)
-        default_uuid = _default_activity(connection, fields)
-        if queries.name_taken(connection, projects, fields["name"]):
-            raise errors.not_unique_name(KIND)
-        created = storage.now_ms()
-        uuid = queries.new_uuid()
-        project_id = queries.insert_id(
+        project_id, uuid, created = queries.insert_project(
             connection,
-            sa.insert(projects).values(
-                name=fields["name"],
-                uri=fields.get("uri"),
-                default_activity=default_uuid,
-                created_at=created,
-                uuid=uuid,
-                revision=1,
-                newest=True,
-            ),
+            name=fields["name"],
+            slugs=fields["slugs"],
+            uri=fields.get("uri"),
+            default_activity=fields.get("default_activity"),
         )
-        _write_slugs(connection, project_id, slugs)
         echo = dict(fields)
         if "users" in fields:
             members = _known_members(connection, fields["users"])
@@ -309,7 +276,7 @@ def update_project(context: Context) -> Response:
             changes["name"] = name
         slugs = sorted(set(fields["slugs"])) if "slugs" in fields else None
         if slugs is not None:
-            taken = _colliding_slugs(connection, slugs, uuid)
+            taken = queries.colliding_project_slugs(connection, slugs, uuid)
             if taken:
                 raise errors.slugs_exist(taken)
         if "uri" in fields:

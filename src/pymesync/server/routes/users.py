@@ -219,11 +219,7 @@ def update_user(context: Context) -> Response:
         changes = dict(fields)
         if row.deleted_at is not None:
             changes["deleted_at"] = None
-        now = storage.now_ms()
-        if "password" in changes:
-            changes["password"] = auth.password_for_storage(changes["password"])
-            storage.void_tokens(connection, row.id, now)
-        connection.execute(sa.update(users).where(users.c.id == row.id).values(**changes, updated_at=now))
+        storage.update_user(connection, row.id, changes)
         updated = connection.execute(sa.select(users).where(users.c.id == row.id)).one()
         return json_response(render(updated))
 
@@ -241,11 +237,7 @@ def delete_user(context: Context) -> Response:
             raise errors.not_found(KIND)
         if not _may_manage(caller, row):
             raise errors.not_authorized(caller.username, "delete users")
-        now = storage.now_ms()
-        connection.execute(
-            sa.update(users).where(users.c.id == row.id).values(deleted_at=now, updated_at=now)
-        )
-        storage.void_tokens(connection, row.id, now)
+        storage.delete_user(connection, row.id)
     return empty_response()
 
 
