@@ -175,6 +175,44 @@ def test_the_minimum_password_length_applies_to_the_commands(
             "--min-password-length: must be a whole number from 1 to 72, not 0",
         ),
         ([], {"TIMESYNC_MIN_PASSWORD_LENGTH": "eight"}, "must be a whole number"),
+        (["--port", "65536"], {}, "--port: must be a whole number from 0 to 65535, not 65536"),
+        (["--port", "-1"], {}, "--port: must be a whole number from 0 to 65535, not -1"),
+        (["--port", "http"], {}, "--port: must be a whole number from 0 to 65535, not 'http'"),
+        (["--workers", "0"], {}, "--workers: must be a whole number from 1 up, not 0"),
+        (
+            ["--log-level", "loud"],
+            {},
+            "--log-level: must be one of critical, error, warning, info, debug, trace",
+        ),
+        (["--token-lifetime", "-5"], {}, "--token-lifetime: must be a number of seconds above 0, not -5"),
+        (["--token-lifetime", "0"], {}, "--token-lifetime: must be a number of seconds above 0, not 0"),
+        (["--token-lifetime", "nan"], {}, "--token-lifetime: must be a number of seconds above 0, not nan"),
+        ([], {"TIMESYNC_TOKEN_LIFETIME": "soon"}, "TIMESYNC_TOKEN_LIFETIME: must be a number of seconds"),
+        (
+            [],
+            {"TIMESYNC_INSTANCE_NAME": "bell\a"},
+            "TIMESYNC_INSTANCE_NAME: must be a non-empty printable name",
+        ),
+        (["--shutdown-timeout", "-1"], {}, "--shutdown-timeout: must be a whole number from 0 up, not -1"),
+        ([], {"TIMESYNC_SHUTDOWN_TIMEOUT": "forever"}, "TIMESYNC_SHUTDOWN_TIMEOUT: must be a whole number"),
+        (["--header-timeout", "0"], {}, "--header-timeout: must be a number of seconds above 0, not 0"),
+        (
+            [],
+            {"TIMESYNC_HEADER_TIMEOUT": "-3"},
+            "TIMESYNC_HEADER_TIMEOUT: must be a number of seconds above 0",
+        ),
+        (
+            [],
+            {"TIMESYNC_AUTH_MODULES": "password"},
+            "TIMESYNC_AUTH_MODULES: must be a JSON array of login types",
+        ),
+        (["--database", "mysql://u:pw@db/x"], {}, "--database: unknown database scheme 'mysql'"),
+        (
+            [],
+            {"TIMESYNC_DATABASE_URL": "oracle://x"},
+            "TIMESYNC_DATABASE_URL: unknown database scheme 'oracle'",
+        ),
+        (["--bogus"], {}, "unrecognized arguments: --bogus"),
     ],
 )
 def test_serve_refuses_bad_settings_before_it_starts(
@@ -192,8 +230,13 @@ def test_serve_refuses_bad_settings_before_it_starts(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     paths = {name: str(tmp_path / name) for name in [*files, "missing"]}
-    argv = ["serve", "--database", f"sqlite:///{tmp_path}/never.db", *(o.format(**paths) for o in options)]
+    database = (
+        [] if "TIMESYNC_DATABASE_URL" in environment else ["--database", f"sqlite:///{tmp_path}/never.db"]
+    )
+    argv = ["serve", *database, *(o.format(**paths) for o in options)]
     error = _refused(argv, capsys)
     assert message in error
     assert "s" * 8 not in error and "too short" not in error.split(":", 1)[1]  # never the key itself
+    assert "pw@" not in error
     assert not (tmp_path / "never.db").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["good", "key", "short"]

@@ -81,7 +81,7 @@ def describe_database(url: str) -> str:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return f"SQLite file {os.path.abspath(parsed.database or '')}"
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    return parsed._replace(password=None).render_as_string(hide_password=False)
 
 
 def _engine(url: str, *, create: bool = True) -> sa.Engine:
