@@ -303,8 +303,19 @@ def _serve_settings(args: argparse.Namespace) -> ServeSettings:
         ),
         min_password_length=_min_password_length(args),
         cors_origins=cors_origins,
-        external_secret=auth.external_secret(env),
+        external_secret=_external_secret(args),
     )
+
+
+def _external_secret(args: argparse.Namespace) -> str | None:
+    """The signing secret from outside the database; a problem with a file names where it was set."""
+    try:
+        return auth.external_secret(os.environ)
+    except ConfigError as error:
+        if not str(error).startswith(auth.ENV_SECRET_FILE) and auth.ENV_SECRET_FILE in os.environ:
+            source = "--secret-file" if args.secret_file else auth.ENV_SECRET_FILE
+            raise ConfigError(f"{source}: {error}") from None
+        raise
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -610,7 +621,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"Database: {describe_database(url)}")
     if report.counts:
-        print(", ".join(f"{count} {name}" for name, count in report.counts.items()))
+        print(", ".join(f"{name}: {count}" for name, count in report.counts.items()))
     for problem in report.problems:
         print(f"problem: {problem}")
     if report.problems:
