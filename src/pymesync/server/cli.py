@@ -366,7 +366,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         timeout_graceful_shutdown=chosen.shutdown_timeout,
     )
-    serving.run(config, sock)
+    if not serving.run(config, sock):
+        raise CommandFailed("the server could not start (see the messages above)")
     return 0
 
 

@@ -13,6 +13,7 @@ import socket
 import time
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 logger = logging.getLogger("uvicorn.error")
@@ -82,8 +83,9 @@ class BoundedMultiprocess(Multiprocess):
                 worker.process.join()
 
 
-def run(config: uvicorn.Config, sock: socket.socket) -> None:
-    """Serve on ``sock`` with ``config.workers`` processes until SIGINT or SIGTERM.
+def run(config: uvicorn.Config, sock: socket.socket) -> bool:
+    """Serve on ``sock`` with ``config.workers`` processes until SIGINT or SIGTERM; False when the
+    server could not start (uvicorn has logged why).
 
     On either signal the server stops accepting, lets requests in flight finish for up to
     ``config.timeout_graceful_shutdown`` seconds, then cancels what still runs (a response to a
@@ -91,8 +93,15 @@ def run(config: uvicorn.Config, sock: socket.socket) -> None:
     """
     try:
         if config.workers > 1:
-            BoundedMultiprocess(config, sockets=[sock]).run()
-        else:
-            uvicorn.Server(config).run(sockets=[sock])
+            supervisor = BoundedMultiprocess(config, sockets=[sock])
+            supervisor.run()
+            return all(worker.exitcode != STARTUP_FAILURE for worker in supervisor.processes)
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exit:  # uvicorn's way to report an app it could not load
+            if exit.code != STARTUP_FAILURE:
+                raise
+        return server.started
     finally:
         sock.close()
