@@ -413,12 +413,12 @@ def cmd_user_set_password(args: argparse.Namespace) -> int:
         with storage.transaction(engine) as connection:
             _live_user(connection, args.username)
         password = _read_password(ENV_USER_PASSWORD, f"New password for {args.username}: ", min_length)
-        _write(
-            engine,
-            lambda connection: storage.set_password(
-                connection, _live_user(connection, args.username).username, password
-            ),
-        )
+
+        def change(connection: sa.Connection) -> None:
+            _live_user(connection, args.username)
+            storage.set_password(connection, args.username, password)
+
+        _write(engine, change)
         print(f"Changed the password of {args.username}; the tokens they held no longer work.")
         return 0
     finally:
