@@ -204,7 +204,7 @@ def test_the_minimum_password_length_applies_to_the_commands(
         (
             [],
             {"TIMESYNC_AUTH_MODULES": "password"},
-            "TIMESYNC_AUTH_MODULES: must be a JSON array of login types",
+            "TIMESYNC_AUTH_MODULES must be a JSON array of strings",
         ),
         (["--database", "mysql://u:pw@db/x"], {}, "--database: unknown database scheme 'mysql'"),
         (
@@ -229,6 +229,7 @@ def test_serve_refuses_bad_settings_before_it_starts(
         (tmp_path / name).chmod(mode)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TIMESYNC_SECRET_FILE", "")  # serve sets it for its workers: undone after the test
     paths = {name: str(tmp_path / name) for name in [*files, "missing"]}
     database = (
         [] if "TIMESYNC_DATABASE_URL" in environment else ["--database", f"sqlite:///{tmp_path}/never.db"]

@@ -308,14 +308,16 @@ def _serve_settings(args: argparse.Namespace) -> ServeSettings:
 
 
 def _external_secret(args: argparse.Namespace) -> str | None:
-    """The signing secret from outside the database; a problem with a file names where it was set."""
-    try:
-        return auth.external_secret(os.environ)
-    except ConfigError as error:
-        if not str(error).startswith(auth.ENV_SECRET_FILE) and auth.ENV_SECRET_FILE in os.environ:
-            source = "--secret-file" if args.secret_file else auth.ENV_SECRET_FILE
-            raise ConfigError(f"{source}: {error}") from None
-        raise
+    """The signing secret from outside the database; a bad file is named by where it was set."""
+    path = os.environ.get(auth.ENV_SECRET_FILE)
+    if path and not os.environ.get(auth.ENV_SECRET_KEY):
+        try:
+            return auth.read_secret_file(path)
+        except ConfigError as error:
+            raise ConfigError(
+                f"{'--secret-file' if args.secret_file else auth.ENV_SECRET_FILE}: {error}"
+            ) from None
+    return auth.external_secret(os.environ)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
