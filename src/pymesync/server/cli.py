@@ -209,7 +209,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from pymesync.server.app import ENV_CORS_ORIGINS, parse_cors_origins
+    from pymesync.server.app import ENV_CORS_ORIGINS, ENV_SYNC_EXTENSIONS, parse_cors_origins
 
     if args.secret_file:  # the workers read the file themselves, perhaps from another directory
         os.environ[auth.ENV_SECRET_FILE] = os.path.abspath(args.secret_file)
@@ -233,6 +233,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             auth.ENV_MIN_PASSWORD_LENGTH: str(min_length),
         }
     )
+    if not args.sync_extensions:
+        os.environ[ENV_SYNC_EXTENSIONS] = "0"
     print(f"Serving TimeSync at http://{args.host}:{args.port}/v1 (also /v0)", flush=True)
     uvicorn.run(
         "pymesync.server.app:create_app_from_environment",
@@ -286,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--instance-name", default=DEFAULT_INSTANCE_NAME, help="token issuer")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
+    serve.add_argument(
+        "--sync-extensions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ETags, If-Match and the changes feed (off: --no-sync-extensions or TIMESYNC_SYNC_EXTENSIONS=0)",
+    )
     serve.add_argument(
         "--secret-file",
         metavar="PATH",

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
-from pymesync.server import auth, schema
+from pymesync.server import auth, changelog, schema
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -197,6 +197,7 @@ def create_schema(engine: Engine) -> None:
         schema.metadata.create_all(connection, checkfirst=True)
         for index in schema.EXTRA_INDEXES:
             connection.execute(CreateIndex(index, if_not_exists=True))
+        changelog.create_triggers(connection)
 
 
 _SECRET_SETTING = "token_secret"

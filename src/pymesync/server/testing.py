@@ -71,12 +71,13 @@ def serve(
     secret: str | None = None,
     cors_origins: tuple[str, ...] = (),
     min_password_length: int = 1,
+    sync_extensions: bool = True,
 ) -> Iterator[RunningServer]:
     """Run a TimeSync server on a free 127.0.0.1 port in a background thread (uvicorn), with a
     fresh SQLite database in a temp dir when database_url is None; create the schema and the
     admin user (site_admin, site_manager, site_spectator all true); yield; stop the server and
-    remove temp files. ``secret``, ``cors_origins`` and ``min_password_length`` are the
-    settings of :func:`pymesync.server.app.create_app`."""
+    remove temp files. ``secret``, ``cors_origins``, ``min_password_length`` and
+    ``sync_extensions`` are the settings of :func:`pymesync.server.app.create_app`."""
     import uvicorn
 
     from pymesync.server.app import create_app
@@ -90,6 +91,7 @@ def serve(
         secret=secret,
         cors_origins=cors_origins,
         min_password_length=min_password_length,
+        sync_extensions=sync_extensions,
     )
     if admin is not None:
         engine = storage.create_engine(url)
