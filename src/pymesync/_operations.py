@@ -555,7 +555,8 @@ class Changes(Generic[M]):
     (uuid, or username for users) of those deleted, and the token for the next call.
 
     ``restarted`` is True when this is a complete read (no token, or one the server could not continue):
-    ``changed`` then holds every object, and ``deleted`` every held id that is gone.
+    ``changed`` then holds every object (a page of :class:`ChangesReader`: the first of them; drop what
+    you hold before applying it), and ``deleted`` every held id that is gone.
     """
 
     changed: list[M]
@@ -564,32 +565,62 @@ class Changes(Generic[M]):
     restarted: bool = False
 
 
+class ChangesReader(Generic[M]):
+    """Reads what changed since a token, a page at a time (a complete read comes in pages).
+
+    Where the server has no feed, one page: the full list compared with ``held`` (id -> object).
+    """
+
+    def __init__(self, kind: Kind[M], since: str | None, held: Mapping[str, M]) -> None:
+        self._kind = kind
+        self._since = None if since == FULL_READ_TOKEN else since
+        self._held = held
+        self._first = True
+        self.done = False
+
+    def next_page(self, session: Session) -> Exchange[Changes[M]]:
+        kind, first = self._kind, self._first
+        self._first = False
+        if f"changes:{kind.path}" not in (yield from server_extensions(session)):
+            self.done = True
+            return (yield from _changes_by_comparison(session, kind, self._held))
+        restarted = first and self._since is None
+        since = self._since
+        try:
+            data = yield from session.call(lambda token: _wire.changes(kind.path, token, since))
+        except StartOverError:
+            if not first:
+                raise
+            restarted = True
+            data = yield from session.call(lambda token: _wire.changes(kind.path, token, None))
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("changed"), list)
+            and isinstance(data.get("deleted"), list)
+            and isinstance(data.get("next"), str)
+        ):
+            raise UnexpectedResponse(f"changes of {kind.path} from server are not a changes document")
+        self._since = data["next"]
+        self.done = data.get("more") is not True
+        changed = [kind.model.from_dict(item) for item in data["changed"]]
+        return Changes(changed, [str(key) for key in data["deleted"]], data["next"], restarted)
+
+
 def changes(
     session: Session, kind: Kind[M], since: str | None, held: Mapping[str, M]
 ) -> Exchange[Changes[M]]:
-    """The feed where the server has one; elsewhere the full list compared with ``held`` (id -> object)."""
-    if f"changes:{kind.path}" not in (yield from server_extensions(session)):
-        return (yield from _changes_by_comparison(session, kind, held))
-    since = None if since == FULL_READ_TOKEN else since
-    restarted = since is None
-    try:
-        data = yield from session.call(lambda token: _wire.changes(kind.path, token, since))
-    except StartOverError:
-        restarted = True
-        data = yield from session.call(lambda token: _wire.changes(kind.path, token, None))
-    if not (
-        isinstance(data, dict)
-        and isinstance(data.get("changed"), list)
-        and isinstance(data.get("deleted"), list)
-        and isinstance(data.get("next"), str)
-    ):
-        raise UnexpectedResponse(f"changes of {kind.path} from server are not a changes document")
-    changed = [kind.model.from_dict(item) for item in data["changed"]]
-    deleted = [str(key) for key in data["deleted"]]
+    """Every page of :class:`ChangesReader` in one answer."""
+    reader = ChangesReader(kind, since, held)
+    pages = []
+    while not reader.done:
+        pages.append((yield from reader.next_page(session)))
+    changed = [item for page in pages for item in page.changed]
+    deleted = [key for page in pages for key in page.deleted]
+    restarted = pages[0].restarted
     if restarted:
         present = {kind.identity(item) for item in changed}
         deleted = [key for key in held if key not in present]
-    return Changes(changed, deleted, data["next"], restarted)
+    return Changes(changed, deleted, pages[-1].token, restarted)
 
 
 def _changes_by_comparison(session: Session, kind: Kind[M], held: Mapping[str, M]) -> Exchange[Changes[M]]:
@@ -597,7 +628,8 @@ def _changes_by_comparison(session: Session, kind: Kind[M], held: Mapping[str, M
     by_id = {kind.identity(item): item for item in current}
     changed = [item for key, item in by_id.items() if key is None or held.get(key) != item]
     deleted = [key for key in held if key not in by_id]
-    return Changes(changed, deleted, FULL_READ_TOKEN)
+    # compared with nothing, this is a complete read: whoever holds anything drops it first
+    return Changes(changed, deleted, FULL_READ_TOKEN, restarted=not held)
 
 
 # ----------------------------------------------------------------------------------------------------

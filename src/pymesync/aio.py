@@ -94,6 +94,13 @@ class AsyncCollection(CollectionState[_AsyncDriver, M]):
     ) -> ops.Changes[M]:
         return await self._driver.run(ops.changes(self._session, self._kind, since, self._held(held)))
 
+    async def iter_changes(
+        self, since: str | None = None, held: Mapping[str, M] | Iterable[M] = ()
+    ) -> AsyncIterator[ops.Changes[M]]:
+        reader = ops.ChangesReader(self._kind, since, self._held(held))
+        while not reader.done:
+            yield await self._driver.run(reader.next_page(self._session))
+
 
 async def _aiter_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
     if isinstance(items, AsyncIterable):

@@ -109,6 +109,15 @@ class Collection(CollectionState[_Driver, M]):
         """
         return self._driver.run(ops.changes(self._session, self._kind, since, self._held(held)))
 
+    def iter_changes(
+        self, since: str | None = None, held: Mapping[str, M] | Iterable[M] = ()
+    ) -> Iterator[ops.Changes[M]]:
+        """The same as :meth:`changes`, a page at a time (a first read of many objects comes in pages);
+        the last page's ``token`` is the one to keep."""
+        reader = ops.ChangesReader(self._kind, since, self._held(held))
+        while not reader.done:
+            yield self._driver.run(reader.next_page(self._session))
+
     def __delitem__(self, ident: str | M) -> None:
         self.delete(ident)
 

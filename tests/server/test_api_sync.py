@@ -39,16 +39,23 @@ class Follower:
         self.since: str | None = None
 
     def follow(self) -> dict[str, Any]:
-        query = {"since": self.since} if self.since else {}
-        answer = self.api.ok(self.api.get(f"/changes/{self.collection}", self.token, **query))
+        """Read the feed to its end; the pages' lists joined."""
         if self.since is None:
             self.copy = {}
-        for item in answer["changed"]:
-            self.copy[item[self.key]] = item
-        for key in answer["deleted"]:
-            self.copy.pop(key, None)
-        self.since = answer["next"]
-        return dict(answer)
+        joined: dict[str, Any] = {"changed": [], "deleted": []}
+        more = True
+        while more:
+            query = {"since": self.since} if self.since else {}
+            answer = self.api.ok(self.api.get(f"/changes/{self.collection}", self.token, **query))
+            for item in answer["changed"]:
+                self.copy[item[self.key]] = item
+            for key in answer["deleted"]:
+                self.copy.pop(key, None)
+            joined["changed"] += answer["changed"]
+            joined["deleted"] += answer["deleted"]
+            self.since, more = answer["next"], answer["more"]
+        joined["next"] = self.since
+        return joined
 
     def listed(self) -> dict[str, Any]:
         return {item[self.key]: item for item in self.api.ok(self.api.get(f"/{self.collection}", self.token))}
@@ -138,6 +145,7 @@ def test_the_feed_follows_creates_updates_and_deletes(api: Api, world: World) ->
     first = follower.follow()
     assert {item["uuid"] for item in first["changed"]} == {time["uuid"] for time in world.times.values()}
     assert follower.follow() == {"changed": [], "deleted": [], "next": follower.since}
+    assert api.ok(api.get("/changes/times", admin, since=follower.since))["more"] is False
     m1, m2 = world.times["m1"]["uuid"], world.times["m2"]["uuid"]
     api.ok(api.post(f"/times/{m2}", {"notes": "later"}, admin))
     api.ok(api.post(f"/times/{m1}", {"duration": 1}, admin))
@@ -191,6 +199,27 @@ def test_the_feed_of_other_collections(api: Api, world: World, collection: str, 
     answer = follower.follow()
     assert ([item[key] for item in answer["changed"]], answer["deleted"]) == expected
     assert follower.copy == follower.listed()
+
+
+def test_a_complete_read_comes_in_pages_and_misses_nothing_written_meanwhile(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymesync.server.routes import changes
+
+    monkeypatch.setattr(changes, "PAGE", 2)
+    admin = api.admin_token()
+    first = api.ok(api.get("/changes/times", admin))
+    assert len(first["changed"]) == 2 and first["more"] is True
+    delivered = first["changed"][0]["uuid"]
+    api.ok(api.post(f"/times/{delivered}", {"notes": "between pages"}, admin))
+    assert api.delete(f"/times/{first['changed'][1]['uuid']}", admin).status == 200
+    follower = Follower(api, admin)
+    follower.since = first["next"]
+    follower.copy = {item["uuid"]: item for item in first["changed"]}
+    follower.follow()  # the other pages, then the log from the first page's position
+    follower.follow()
+    assert follower.copy == follower.listed()
+    assert follower.copy[delivered]["notes"] == "between pages"
 
 
 def test_a_write_by_another_program_is_in_the_feed(api: Api, world: World, server: Any) -> None:

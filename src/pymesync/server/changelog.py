@@ -139,15 +139,18 @@ def read_boundary(connection: Connection) -> int:
 
 @dataclass(frozen=True)
 class Token:
-    """Where a follower of the feed stands: which log, and the position to read on from."""
+    """Where a follower of the feed stands: which log, and the position to read on from. ``after``
+    is set while a complete read goes on page by page: the row id the next page starts after."""
 
     log_id: str
     position: int
+    after: int | None = None
 
     def encode(self) -> str:
-        raw = json.dumps(
-            {"v": TOKEN_VERSION, "log": self.log_id, "pos": self.position}, separators=(",", ":")
-        )
+        data: dict[str, object] = {"v": TOKEN_VERSION, "log": self.log_id, "pos": self.position}
+        if self.after is not None:
+            data["after"] = self.after
+        raw = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -160,7 +163,12 @@ def decode_token(connection: Connection, text: str) -> Token:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         data = json.loads(raw)
-        token = Token(str(data["log"]), int(data["pos"])) if data.get("v") == TOKEN_VERSION else None
+        after = data.get("after")
+        token = (
+            Token(str(data["log"]), int(data["pos"]), None if after is None else int(after))
+            if data.get("v") == TOKEN_VERSION
+            else None
+        )
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
         token = None
     if token is None:

@@ -1,10 +1,11 @@
 """Our extensions for offline clients: ``GET /changes/<collection>`` and ``GET /`` (what we offer).
 
-``GET /v1/changes/times?since=<token>`` answers ``{"changed": [...], "deleted": [...], "next": t}``:
-the objects of the collection created or changed since the token, as GET shows them (oldest change
-first), the ids of those deleted since, and the token for the next call. Without ``since`` it
-answers every object and a token. A token that cannot be continued gets 410 ``Start over``. What
-the caller may see is decided by the list endpoints' own conditions.
+``GET /v1/changes/times?since=<token>`` answers ``{"changed": [...], "deleted": [...], "next": t,
+"more": false}``: the objects of the collection created or changed since the token, as GET shows them
+(oldest change first), the ids of those deleted since, and the token for the next call. Without
+``since`` it answers every object, :data:`PAGE` at a time (``"more": true`` until the last page). A
+token that cannot be continued gets 410 ``Start over``. What the caller may see is decided by the list
+endpoints' own conditions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pymesync.server.routes import activities, projects, times, users
 
 #: Collections that have a feed, in the order ``GET /`` lists them.
 COLLECTIONS = ("times", "projects", "activities", "users")
+#: Objects per page of a complete read.
+PAGE = 2000
 #: How often one worker prunes the log, in seconds.
 PRUNE_INTERVAL = 3600.0
 _last_prune = 0.0
@@ -49,8 +52,9 @@ class Feed:
     """How one collection lists everything and reads back the objects the log names."""
 
     kind: str
-    #: every object a listing shows the caller, rendered
-    everything: Callable[[Connection, auth.Caller], list[Any]]
+    #: a page of the objects a listing shows the caller, rendered: those after a row id, in id order,
+    #: and the id to continue after (None on the last page)
+    everything: Callable[[Connection, auth.Caller, int], tuple[list[Any], int | None]]
     #: the objects with these keys: (rendered live ones, keys of deleted or vanished ones)
     lookup: Callable[[Connection, auth.Caller, Sequence[str]], tuple[list[Any], list[str]]]
 
@@ -67,12 +71,20 @@ def _time_rows(connection: Connection, conditions: list[Any]) -> Sequence[Row[An
     return connection.execute(times.select_times().where(*conditions).order_by(times.times.c.id)).all()
 
 
-def _all_times(connection: Connection, caller: auth.Caller) -> list[Any]:
-    rows = _time_rows(connection, [*times.listed_to(caller), times.times.c.deleted_at.is_(None)])
-    found: list[Any] = []
-    for start in range(0, len(rows), times.PAGE):
-        found.extend(times.render_many(connection, rows[start : start + times.PAGE]))
-    return found
+def _page_end(rows: Sequence[Row[Any]]) -> int | None:
+    return rows[-1].id if len(rows) == PAGE else None
+
+
+def _all_times(connection: Connection, caller: auth.Caller, after: int) -> tuple[list[Any], int | None]:
+    table = times.times
+    query = (
+        times.select_times()
+        .where(*times.listed_to(caller), table.c.deleted_at.is_(None), table.c.id > after)
+        .order_by(table.c.id)
+        .limit(PAGE)
+    )
+    rows = connection.execute(query).all()
+    return times.render_many(connection, rows), _page_end(rows)
 
 
 def _times(connection: Connection, caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
@@ -99,12 +111,15 @@ def _times(connection: Connection, caller: auth.Caller, keys: Sequence[str]) -> 
 
 def _revisioned(
     table: sa.Table, render: Callable[[Connection, Sequence[Row[Any]]], list[dict[str, Any]]]
-) -> tuple[Callable[..., list[Any]], Callable[..., tuple[list[Any], list[str]]]]:
+) -> tuple[Callable[..., tuple[list[Any], int | None]], Callable[..., tuple[list[Any], list[str]]]]:
     """``everything`` and ``lookup`` for projects and activities (every caller sees them all)."""
 
-    def everything(connection: Connection, _caller: auth.Caller) -> list[Any]:
-        query = sa.select(table).where(table.c.newest.is_(True), table.c.deleted_at.is_(None))
-        return render(connection, connection.execute(query.order_by(table.c.id)).all())
+    def everything(connection: Connection, _caller: auth.Caller, after: int) -> tuple[list[Any], int | None]:
+        query = sa.select(table).where(
+            table.c.newest.is_(True), table.c.deleted_at.is_(None), table.c.id > after
+        )
+        rows = connection.execute(query.order_by(table.c.id).limit(PAGE)).all()
+        return render(connection, rows), _page_end(rows)
 
     def lookup(
         connection: Connection, _caller: auth.Caller, keys: Sequence[str]
@@ -120,10 +135,13 @@ def _revisioned(
     return everything, lookup
 
 
-def _users_everything(connection: Connection, _caller: auth.Caller) -> list[Any]:
+def _users_everything(
+    connection: Connection, _caller: auth.Caller, after: int
+) -> tuple[list[Any], int | None]:
     table = schema.users
-    query = sa.select(table).where(table.c.deleted_at.is_(None)).order_by(table.c.id)
-    return [users.render(row) for row in connection.execute(query)]
+    query = sa.select(table).where(table.c.deleted_at.is_(None), table.c.id > after).order_by(table.c.id)
+    rows = connection.execute(query.limit(PAGE)).all()
+    return [users.render(row) for row in rows], _page_end(rows)
 
 
 def _users(connection: Connection, _caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
@@ -174,14 +192,19 @@ def _feed(collection: str) -> Callable[[Context], Response]:
                 since = changelog.decode_token(connection, since_text) if since_text else None
             except changelog.StartOver as reason:
                 raise start_over(str(reason)) from None
-            until = changelog.current_token(connection)
             deleted: list[str] = []
-            if since is None:
-                changed = feed.everything(connection, caller)
+            if since is None or since.after is not None:
+                # a complete read, page by page; its later pages keep the first page's position, so
+                # what changes while it goes on is read from the log afterwards
+                start = changelog.current_token(connection) if since is None else since
+                changed, last = feed.everything(connection, caller, start.after or 0)
+                following = changelog.Token(start.log_id, start.position, last)
             else:
-                keys = changelog.changed_keys(connection, feed.kind, since, until)
+                following = changelog.current_token(connection)
+                keys = changelog.changed_keys(connection, feed.kind, since, following)
                 changed, deleted = feed.lookup(connection, caller, keys)
-        body = {"changed": changed, "deleted": deleted, "next": until.encode()}
+        more = following.after is not None
+        body = {"changed": changed, "deleted": deleted, "next": following.encode(), "more": more}
         return Response(
             json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
             media_type="application/json",
