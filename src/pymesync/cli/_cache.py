@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,14 +22,33 @@ if TYPE_CHECKING:
     from pymesync.models import Time
 
 #: Bumped when the layout changes: an older file is emptied and filled again.
-LAYOUT = "1"
+LAYOUT = "2"
+#: The fields of an entry, one column each: reading a year of entries builds the models straight from
+#: the rows (about 5 µs an entry), without parsing JSON or validating again what the server sent.
+FIELDS = (
+    "uuid",
+    "revision",
+    "duration",
+    "user",
+    "project",
+    "activities",
+    "date_worked",
+    "notes",
+    "issue_uri",
+    "created_at",
+    "updated_at",
+)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # position: the order entries were first seen, which is the server's (creation) order
-    "CREATE TABLE IF NOT EXISTS entries (position INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " uuid TEXT NOT NULL UNIQUE, user TEXT, date_worked TEXT, data TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS entries (position INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL"
+    " UNIQUE, revision INTEGER, duration INTEGER NOT NULL, user TEXT, project TEXT NOT NULL,"
+    " activities TEXT NOT NULL, date_worked TEXT, notes TEXT, issue_uri TEXT, created_at TEXT,"
+    " updated_at TEXT)",
     "CREATE INDEX IF NOT EXISTS entries_day ON entries (date_worked)",
 )
+#: Between the slugs of a list (slugs never hold control characters).
+_SEPARATOR = "\x1f"
 #: Seconds a sync waits for another process's sync to finish.
 LOCK_WAIT = 60.0
 
@@ -48,9 +66,14 @@ class EntryCache:
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)
         path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
         self._owner = f"{LAYOUT} {owner}"
+        self._db.execute(_SCHEMA[0])
+        if self._meta("owner") not in (None, self._owner):  # another server, user or layout: start anew
+            with self._writing() as db:
+                db.execute("DROP TABLE IF EXISTS entries")
+                db.execute("DELETE FROM meta")
+        for statement in _SCHEMA[1:]:
+            self._db.execute(statement)
 
     def close(self) -> None:
         self._db.close()
@@ -82,10 +105,7 @@ class EntryCache:
         from pymesync._operations import FULL_READ_TOKEN
 
         with self._writing() as db:
-            if self._meta("owner") != self._owner:
-                db.execute("DELETE FROM entries")
-                db.execute("DELETE FROM meta")
-                self._set_meta("owner", self._owner)
+            self._set_meta("owner", self._owner)
             token = self._meta("token")
             held: dict[str, Time] = {}
             if token == FULL_READ_TOKEN:  # the server has no feed: its list is compared with ours
@@ -103,11 +123,7 @@ class EntryCache:
             return count
 
     def _store(self, entry: Time) -> None:
-        self._db.execute(
-            "INSERT INTO entries (uuid, user, date_worked, data) VALUES (?, ?, ?, ?) ON CONFLICT (uuid)"
-            " DO UPDATE SET user = excluded.user, date_worked = excluded.date_worked, data = excluded.data",
-            (entry.uuid, entry.user, _day(entry.date_worked), json.dumps(entry.to_dict())),
-        )
+        self._db.execute(_UPSERT, _row(entry))
 
     def store(self, entry: Time) -> None:
         """Keep an entry this command line just wrote, so it is there before the next sync."""
@@ -122,19 +138,53 @@ class EntryCache:
         user: str | None = None,
         project: str | None = None,
         activity: str | None = None,
+        uuid_prefix: str | None = None,
     ) -> Iterator[Time]:
         """Cached entries in the server's order, filtered as ``GET /times`` filters them."""
         from pymesync.models import Time
 
-        query, params = "SELECT data FROM entries WHERE 1 = 1", list[str]()
+        query, params = f"SELECT {', '.join(FIELDS)} FROM entries WHERE 1 = 1", list[str]()
         if start is not None:
             query, params = query + " AND date_worked >= ?", [*params, start.isoformat()]
         if end is not None:
             query, params = query + " AND date_worked <= ?", [*params, end.isoformat()]
         if user is not None:
             query, params = query + " AND user = ?", [*params, user]
-        for (data,) in self._db.execute(query + " ORDER BY position", params):
-            entry = Time.from_dict(json.loads(data))
+        if uuid_prefix is not None:  # uuids hold no LIKE wildcards; anything else matches nothing
+            query, params = (
+                query + " AND uuid LIKE ?",
+                [*params, uuid_prefix.replace("%", "").replace("_", "") + "%"],
+            )
+        days: dict[str | None, datetime.date | None] = {None: None}
+        slugs: dict[str, tuple[str, ...]] = {"": ()}
+
+        def day(text: str | None) -> datetime.date | None:
+            found = days.get(text)
+            if found is None and text is not None:
+                found = days[text] = datetime.date.fromisoformat(text)
+            return found
+
+        def listed(text: str) -> tuple[str, ...]:
+            found = slugs.get(text)
+            if found is None:
+                found = slugs[text] = tuple(text.split(_SEPARATOR))
+            return found
+
+        for row in self._db.execute(query + " ORDER BY position", params):
+            uuid, revision, duration, user, projects, activities, worked, notes, issue, created, updated = row
+            entry = Time(
+                uuid=uuid,
+                revision=revision,
+                duration=duration,
+                user=user,
+                project=listed(projects),
+                activities=listed(activities),
+                date_worked=day(worked),
+                notes=notes,
+                issue_uri=issue,
+                created_at=day(created),
+                updated_at=day(updated),
+            )
             if project is not None and project not in entry.project:
                 continue
             if activity is not None and activity not in entry.activities:
@@ -142,19 +192,12 @@ class EntryCache:
             yield entry
 
     def get(self, uuid: str) -> Time | None:
-        from pymesync.models import Time
-
-        row = self._db.execute("SELECT data FROM entries WHERE uuid = ?", (uuid,)).fetchone()
-        return None if row is None else Time.from_dict(json.loads(row[0]))
+        found = self.starting_with(uuid)
+        return found[0] if len(found) == 1 and found[0].uuid == uuid else None
 
     def starting_with(self, prefix: str) -> list[Time]:
         """Cached entries whose uuid starts with ``prefix`` (to name an entry while offline)."""
-        from pymesync.models import Time
-
-        rows = self._db.execute(
-            "SELECT data FROM entries WHERE uuid LIKE ? ORDER BY position", (prefix + "%",)
-        )
-        return [Time.from_dict(json.loads(data)) for (data,) in rows]
+        return list(self.entries(uuid_prefix=prefix))
 
     def synced_at(self) -> str | None:
         return self._meta("synced_at")
@@ -162,3 +205,25 @@ class EntryCache:
 
 def _day(value: datetime.date | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+_UPSERT = (
+    f"INSERT INTO entries ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))}) ON CONFLICT (uuid)"
+    f" DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in FIELDS[1:])}"
+)
+
+
+def _row(entry: Time) -> tuple[object, ...]:
+    return (
+        entry.uuid,
+        entry.revision,
+        entry.duration,
+        entry.user,
+        _SEPARATOR.join(entry.project),
+        _SEPARATOR.join(entry.activities),
+        _day(entry.date_worked),
+        entry.notes,
+        entry.issue_uri,
+        _day(entry.created_at),
+        _day(entry.updated_at),
+    )
