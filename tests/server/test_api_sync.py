@@ -259,6 +259,8 @@ def test_a_token_that_cannot_continue_means_start_over(
     assert answer.status == 410 and "pruned" in answer.json["text"]
     follower.since = None
     follower.follow()
+    api.ok(api.post(f"/times/{world.times['m2']['uuid']}", {"notes": "after the pruning"}, admin))
+    assert [item["notes"] for item in follower.follow()["changed"]] == ["after the pruning"]
     assert follower.copy == follower.listed()
 
 

@@ -133,7 +133,10 @@ def read_boundary(connection: Connection) -> int:
                 sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             ).scalar_one()
         )
-    last = connection.execute(sa.select(sa.func.max(changes.c.seq))).scalar()
+    # the highest seq ever given (AUTOINCREMENT keeps it), not max(seq): pruning must not move it back
+    last = connection.execute(
+        sa.text("SELECT seq FROM sqlite_sequence WHERE name = :table"), {"table": changes.name}
+    ).scalar()
     return int(last or 0) + 1
 
 
