@@ -13,28 +13,21 @@ SQLite serialises writers, so its deployments pass trivially; PostgreSQL is wher
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from pymesync.server import schema, storage
-from pymesync.server.testing import create_user
 
-from .conftest import POSTGRES_URL, fresh_database
+from . import processes
+from .conftest import POSTGRES_URL
 from .helpers import ADMIN, PASSWORD_HASH, Api, Response, unique
+from .processes import Deployment
 
 #: Simultaneous clients per round, and updates each of them sends to one object.
 CLIENTS = 8
@@ -50,75 +43,6 @@ DEPLOYMENTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Deployment:
-    """Running server processes on one database, and a direct connection to that database."""
-
-    apis: list[Api]
-    engine: sa.Engine
-    logs: list[Path]
-
-    def api(self, index: int) -> Api:
-        """Clients spread over the processes, as a proxy in front of several hosts would."""
-        return self.apis[index % len(self.apis)]
-
-    def log_text(self) -> str:
-        return "".join(path.read_text(errors="replace") for path in self.logs)
-
-
-def _wait_until_serving(api: Api, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"timesync-server exited: {log.read_text()}")
-        with contextlib.suppress(OSError):
-            if api.get("/activities").status == 401:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"timesync-server did not start: {log.read_text()}")
-
-
-@contextlib.contextmanager
-def _deployment(backend: str, processes: int, workers: int, tmp: Path) -> Iterator[Deployment]:
-    with fresh_database(backend) as url:
-        database_url = url or f"sqlite:///{tmp}/timesync.db"
-        engine = storage.create_engine(database_url)
-        storage.create_schema(engine)
-        storage.token_secret(engine)
-        create_user(database_url, ADMIN[0], ADMIN[1], site_admin=True, site_manager=True, site_spectator=True)
-        running: list[subprocess.Popen[bytes]] = []
-        apis, logs = [], []
-        try:
-            for index in range(processes):
-                port = _free_port()
-                log = tmp / f"server-{index}.log"
-                command = [sys.executable, "-m", "pymesync.server.cli", "serve", "--port", str(port)]
-                command += ["--workers", str(workers), "--log-level", "warning"]
-                env = {**os.environ, "TIMESYNC_DATABASE_URL": database_url}
-                with log.open("wb") as sink:
-                    running.append(subprocess.Popen(command, env=env, stdout=sink, stderr=sink))
-                api = Api("127.0.0.1", port)
-                _wait_until_serving(api, running[-1], log)
-                apis.append(api)
-                logs.append(log)
-            yield Deployment(apis, engine, logs)
-        finally:
-            for process in running:
-                process.terminate()
-            for process in running:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-            engine.dispose()
-
-
 @pytest.fixture(
     scope="module",
     params=[pytest.param(d, id=d[0]) for d in DEPLOYMENTS if d[1] == "sqlite" or POSTGRES_URL],
@@ -126,8 +50,8 @@ def _deployment(backend: str, processes: int, workers: int, tmp: Path) -> Iterat
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
-    _, backend, processes, workers = request.param
-    with _deployment(backend, processes, workers, tmp_path_factory.mktemp("deployment")) as running:
+    _, backend, count, workers = request.param
+    with processes.deployment(backend, count, workers, tmp_path_factory.mktemp("deployment")) as running:
         yield running
         assert "Traceback" not in running.log_text()
 
@@ -196,6 +120,15 @@ def _assert_consecutive(engine: sa.Engine, table: sa.Table, uuid: str, acknowled
 @pytest.fixture(scope="module")
 def admin(deployment: Deployment) -> str:
     return deployment.apis[0].admin_token()
+
+
+def test_a_token_from_one_process_is_accepted_by_every_other(deployment: Deployment) -> None:
+    """The signing key is in the shared database: a login on one host serves on all of them."""
+    for issuer in deployment.apis:
+        login = issuer.login(*ADMIN)
+        assert login.status == 200, login.body
+        for api in deployment.apis:
+            assert api.get("/users/admin", login.json["token"]).status == 200
 
 
 def test_updates_of_one_time_are_all_kept(deployment: Deployment, admin: str) -> None:

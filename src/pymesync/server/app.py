@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import re
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pymesync.server import auth, storage
+from pymesync.server import auth, ldap, storage, throttle
 from pymesync.server.auth import DEFAULT_TOKEN_LIFETIME
 from pymesync.server.context import Config, endpoint, error_response, json_response, read_body
 from pymesync.server.errors import ApiError, ConfigError
@@ -214,12 +213,18 @@ def create_app(
     min_password_length: int = 1,
     sync_extensions: bool = True,
     changes_retention_days: float = 90.0,
+    ldap_settings: ldap.LdapSettings | None = None,
+    login_throttle: throttle.LoginThrottle = throttle.DEFAULT,
+    trusted_proxies: tuple[throttle.Network, ...] = (),
 ) -> Starlette:
     """Build the app for one database. The schema is created when missing and, unless
     ``secret`` is given, the token secret is read from (or first stored in) the database.
 
     Raises :class:`errors.ConfigError` for a secret shorter than 32 bytes, a malformed CORS
-    origin or a minimum password length outside 1 to 72."""
+    origin, a minimum password length outside 1 to 72, or ``ldap`` among the auth modules
+    without ``ldap_settings``."""
+    if "ldap" in auth_modules and ldap_settings is None:
+        raise ConfigError("the auth module ldap needs LDAP settings")
     if secret is not None:
         auth.check_secret(secret, "the token secret")
     origins = parse_cors_origins(cors_origins)
@@ -237,6 +242,9 @@ def create_app(
         min_password_length=min_password_length,
         sync_extensions=sync_extensions,
         changes_retention_days=changes_retention_days,
+        ldap=ldap_settings,
+        login_throttle=login_throttle,
+        trusted_proxies=trusted_proxies,
     )
     modules = (login, times, projects, activities, users, *((changes,) if sync_extensions else ()))
     routes = [
@@ -295,16 +303,20 @@ def create_app_from_environment() -> Starlette:
     if sys.platform == "linux":
         _return_big_buffers_to_the_os()
     env = os.environ
-    modules = json.loads(env.get("TIMESYNC_AUTH_MODULES", '["password"]'))
+    ldap_settings = ldap.settings(env)
+    login_throttle, trusted_proxies = throttle.settings(env)
     return create_app(
         env["TIMESYNC_DATABASE_URL"],
         token_lifetime=float(env.get("TIMESYNC_TOKEN_LIFETIME", DEFAULT_TOKEN_LIFETIME)),
         secret=auth.external_secret(env),
         instance_name=env.get("TIMESYNC_INSTANCE_NAME", DEFAULT_INSTANCE_NAME),
-        auth_modules=tuple(str(module) for module in modules),
+        auth_modules=ldap.auth_modules(env, ldap_settings),
         create_schema=env.get("TIMESYNC_CREATE_SCHEMA", "1") != "0",
         cors_origins=tuple(env.get(ENV_CORS_ORIGINS, "").split(",")),
         min_password_length=auth.min_password_length_setting(env),
         sync_extensions=env.get(ENV_SYNC_EXTENSIONS, "1") != "0",
         changes_retention_days=float(env.get(ENV_CHANGES_RETENTION_DAYS, "90")),
+        ldap_settings=ldap_settings,
+        login_throttle=login_throttle,
+        trusted_proxies=trusted_proxies,
     )

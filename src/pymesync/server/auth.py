@@ -103,23 +103,28 @@ def check_secret(secret: str, source: str) -> None:
         raise errors.ConfigError(f"{source} is shorter than {MIN_SECRET_BYTES} bytes; {_SECRET_HINT}")
 
 
-def read_secret_file(path: str) -> str:
-    """The secret in ``path`` (surrounding whitespace dropped); the file must be private to its
-    owner, like an ssh key, because whoever reads it can sign tokens for any user."""
+def read_private_file(path: str, what: str) -> str:
+    """The text in ``path`` (surrounding whitespace dropped), read only if the file is private to
+    its owner, like an ssh key: it holds a secret (``what`` names it in errors)."""
     try:
         with open(path, "rb") as file:
             mode = os.fstat(file.fileno()).st_mode
             content = file.read(64 * 1024)
     except OSError as exc:
-        raise errors.ConfigError(f"cannot read the secret file {path}: {exc.strerror}") from None
+        raise errors.ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
     if mode & 0o077:
         raise errors.ConfigError(
-            f"the secret file {path} is open to group or others (mode {mode & 0o777:o}); chmod 600 it"
+            f"the {what} {path} is open to group or others (mode {mode & 0o777:o}); chmod 600 it"
         )
     try:
-        secret = content.decode("utf-8").strip()
+        return content.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise errors.ConfigError(f"the secret file {path} is not UTF-8 text") from None
+        raise errors.ConfigError(f"the {what} {path} is not UTF-8 text") from None
+
+
+def read_secret_file(path: str) -> str:
+    """The token secret in ``path``; whoever reads the file can sign tokens for any user."""
+    secret = read_private_file(path, "secret file")
     check_secret(secret, f"the secret in {path}")
     return secret
 

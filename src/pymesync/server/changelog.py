@@ -78,6 +78,22 @@ def _trigger_name(table: str) -> str:
     return f"pymesync_changes_{table}"
 
 
+def is_complete(connection: Connection) -> bool:
+    """Whether every trigger and the log's id exist, so :func:`create_triggers` has nothing to do."""
+    if connection.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'pymesync_changes_%'"
+        expected = {_trigger_name(table) for table in TRIGGERED_TABLES}
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'pymesync_changes_%'"
+        expected = {
+            f"{_trigger_name(table)}_{event}"
+            for table in TRIGGERED_TABLES
+            for event in ("insert", "update", "delete")
+        }
+    existing = set(connection.execute(sa.text(query)).scalars())
+    return expected <= existing and _setting(connection, LOG_ID_SETTING) is not None
+
+
 def create_triggers(connection: Connection) -> None:
     """Create the triggers that are missing (called by ``storage.create_schema`` under its lock)."""
     if connection.dialect.name == "postgresql":

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 import sqlalchemy as sa
 
-from pymesync.server import auth, queries, schema, storage, validation
+from pymesync.server import auth, ldap, queries, schema, storage, throttle, validation
 from pymesync.server.errors import ConfigError
 from pymesync.server.protocol import PROTOCOL
 
@@ -216,6 +216,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     external_secret = auth.external_secret(os.environ)
     origins = parse_cors_origins(args.cors_origin or os.environ.get(ENV_CORS_ORIGINS, "").split(","))
     min_length = _min_password_length(args)
+    ldap.apply_options(args, os.environ)
+    throttle.apply_options(args, os.environ)
     url = args.database or default_database_url()
     engine = _engine(url)
     try:
@@ -306,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help=f"let web pages of ORIGIN call the API (repeatable; * for all; default: ${ENV_CORS_ORIGINS})",
     )
+    ldap.add_options(serve)
+    throttle.add_options(serve)
     serve.set_defaults(run=cmd_serve)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)

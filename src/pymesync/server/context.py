@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus
 
 import sqlalchemy as sa
@@ -23,8 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, schema, storage, validation
+from pymesync.server import auth, errors, schema, storage, throttle, validation
 from pymesync.server.errors import ApiError
+
+if TYPE_CHECKING:
+    from pymesync.server.ldap import LdapSettings
 
 logger = logging.getLogger("pymesync.server")
 
@@ -51,6 +54,11 @@ class Config:
     sync_extensions: bool = True
     #: Days the changes feed's log keeps a change; a token older than that must start over.
     changes_retention_days: float = 90.0
+    #: The directory of ``auth.type: "ldap"``; None when LDAP login is not configured.
+    ldap: LdapSettings | None = None
+    login_throttle: throttle.LoginThrottle = throttle.DEFAULT
+    #: Proxies whose ``X-Forwarded-For`` names the client of a login (none: the socket peer).
+    trusted_proxies: tuple[throttle.Network, ...] = ()
 
 
 Query = dict[str, list[str]]
@@ -65,6 +73,9 @@ class Context:
     query: Query
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: The socket peer's address and ``X-Forwarded-For`` as sent (see :func:`throttle.client_address`).
+    peer: str | None = None
+    forwarded_for: str | None = None
 
     @property
     def engine(self) -> Engine:
@@ -208,6 +219,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 query=parse_query(request.scope.get("query_string", b"")),
                 body=body,
                 headers=request.headers,
+                peer=request.client.host if request.client is not None else None,
+                forwarded_for=request.headers.get("x-forwarded-for"),
             )
             return await run_in_threadpool(_call, handler, context)
         except ApiError as error:
@@ -218,7 +231,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
 
 def _call(handler: Handler, context: Context) -> Response:
     """Run a handler; run it again (a bounded number of times, after a short random pause) when
-    its transaction was rolled back because of concurrent writes."""
+    its transaction was rolled back because of concurrent writes. A database that cannot store
+    data now (disk full, read-only) is a 503 at once: running again would meet the same state."""
     attempt = 1
     while True:
         try:
@@ -226,6 +240,10 @@ def _call(handler: Handler, context: Context) -> Response:
         except ApiError:
             raise
         except Exception as exc:
+            if storage.is_unwritable(exc):
+                name, reason = handler.__qualname__, _reason(exc)
+                logger.warning("%s: the database cannot store data now (%s); answered 503", name, reason)
+                raise errors.cannot_store() from None
             if storage.is_transient(exc) and attempt < ATTEMPTS:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
                 attempt += 1

@@ -55,6 +55,18 @@ def try_again() -> ApiError:
     )
 
 
+def cannot_store() -> ApiError:
+    """Ours: the database cannot store data now (its disk is full, it is read-only, or it is
+    starting or out of resources). Nothing was stored; reads usually still work, and writes
+    work again by themselves once the operator has fixed the database."""
+    return ApiError(
+        503,
+        "Service unavailable",
+        "The server cannot store data right now and stored nothing; retry the request later.",
+        headers={"Retry-After": "30"},
+    )
+
+
 def server_busy() -> ApiError:
     """Too many password checks at once (see :class:`auth.BcryptGate`); not in the reference."""
     return ApiError(

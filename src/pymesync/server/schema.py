@@ -147,6 +147,20 @@ credential_changes = sa.Table(
     sa.Column("changed_at", sa.BigInteger(), nullable=False),
 )
 
+#: Failed logins per bucket (a username and address, an address, a username), for the throttle of
+#: :mod:`pymesync.server.throttle`. ``bucket`` is an HMAC of the bucket's name, so attempted
+#: usernames (sometimes passwords typed in the wrong field) are not kept; ``level`` is the leaky
+#: bucket's content as of ``updated_at`` (epoch ms); ``failures`` counts the failures since it was
+#: last empty.
+login_failures = sa.Table(
+    "pymesync_login_failures",
+    metadata,
+    sa.Column("bucket", sa.String(64), primary_key=True),
+    sa.Column("level", sa.Float(), nullable=False),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+)
+
 #: Lookup indexes the reference schema lacks. Created with IF NOT EXISTS, also on databases that
 #: the reference server made; they change no column and no behaviour of the reference tables.
 EXTRA_INDEXES = (
@@ -161,6 +175,7 @@ EXTRA_INDEXES = (
     sa.Index("pymesync_projects_uuid", projects.c.uuid),
     sa.Index("pymesync_activities_uuid", activities.c.uuid),
     sa.Index("pymesync_activities_slug", activities.c.slug),
+    sa.Index("pymesync_login_failures_updated_at", login_failures.c.updated_at),
 )
 
 #: The change log of the changes feed (see ``changelog``): one row per write to a reference table,

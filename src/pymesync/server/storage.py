@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
 from pymesync.server import auth, changelog, schema
+from pymesync.server.errors import ConfigError
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -50,7 +53,7 @@ def create_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         connect_args={"options": f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT_MS}"},
         pool_size=10,
@@ -59,6 +62,9 @@ def create_engine(url: str) -> Engine:
         pool_pre_ping=True,
         hide_parameters=True,
     )
+    _watch_writability(engine)
+    sa.event.listen(engine, "connect", _note_read_only_session)
+    return engine
 
 
 #: umask while SQLite opens a database: a file it creates is private to the server's account.
@@ -89,6 +95,7 @@ def _sqlite_engine(url: str) -> Engine:
         hide_parameters=True,
     )
     sa.event.listen(engine, "do_connect", _connect_privately)
+    _watch_writability(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -113,12 +120,21 @@ def _sqlite_engine(url: str) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
-    """One short transaction: committed when the block ends, rolled back if it raises."""
+    """One short transaction: committed when the block ends, rolled back if it raises.
+
+    A write runs on a connection that sees the database as it is now (see :func:`_watch_writability`).
+    """
+    if write and engine in _unwritable_engines:
+        engine.dispose()
     with engine.connect() as connection:
         if write:
+            if connection.info.get(_READ_ONLY_SESSION):
+                connection.invalidate()
             connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin():
             yield connection
+        if write:
+            _unwritable_engines.discard(engine)
 
 
 class Contention(Exception):
@@ -155,6 +171,79 @@ def is_busy(error: BaseException) -> bool:
     return False
 
 
+#: PostgreSQL SQLSTATEs of a database that cannot store data now: a read-only transaction (the
+#: database or role has ``default_transaction_read_only``, or the server is a hot standby) and a
+#: server starting up, shutting down or in recovery. Class 53 (disk full, out of memory, too many
+#: connections) is matched by its prefix.
+_UNWRITABLE_SQLSTATES = frozenset({"25006", "57P03"})
+_INSUFFICIENT_RESOURCES_CLASS = "53"
+#: SQLite primary result codes of the same states: SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL
+#: and SQLITE_CANTOPEN (a ``-wal`` or ``-shm`` file it may not create or open).
+_UNWRITABLE_SQLITE_CODES = frozenset({8, 10, 13, 14})
+#: Their messages, for Python 3.10, whose sqlite3 errors carry no result code.
+_UNWRITABLE_SQLITE_MESSAGES = (
+    "attempt to write a readonly database",
+    "disk I/O error",
+    "database or disk is full",
+    "unable to open database file",
+)
+
+
+def is_unwritable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot store data now: its disk is full, it or its
+    files are read-only, or the PostgreSQL server is out of resources, read-only or in recovery.
+
+    These states end without the server's help (space is freed, the mode is reset), so the
+    client is told to retry later; reads usually keep working meanwhile.
+    """
+    return isinstance(error, sa.exc.DBAPIError) and _is_unwritable_dbapi_error(error.orig)
+
+
+def _is_unwritable_dbapi_error(error: BaseException | None) -> bool:
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _UNWRITABLE_SQLSTATES or sqlstate.startswith(_INSUFFICIENT_RESOURCES_CLASS)
+    if not isinstance(error, sqlite3.Error):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _UNWRITABLE_SQLITE_CODES
+    return any(message in str(error) for message in _UNWRITABLE_SQLITE_MESSAGES)
+
+
+#: Engines whose last write met an unwritable database, until a write succeeds again.
+_unwritable_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+#: ``connection.info`` key of a PostgreSQL session that started read-only.
+_READ_ONLY_SESSION = "pymesync_read_only_session"
+
+
+def _watch_writability(engine: Engine) -> None:
+    """Let writes work again by themselves once the database can store data again.
+
+    Connections can keep the state that failed: SQLite keeps a file it had to open read-only
+    read-only (and its shared-memory index, which all its connections in the process share), and
+    a PostgreSQL session keeps the ``default_transaction_read_only`` it started with. So after a
+    write met an unwritable database, and until a write succeeds, each write first closes the
+    engine's idle connections and runs on a fresh one. Faults are rare; reconnecting is cheap.
+    """
+
+    def note_failure(context: sa.engine.ExceptionContext) -> None:
+        if _is_unwritable_dbapi_error(context.original_exception):
+            _unwritable_engines.add(engine)
+
+    sa.event.listen(engine, "handle_error", note_failure)
+
+
+def _note_read_only_session(dbapi_connection: Any, record: Any) -> None:
+    """Mark a PostgreSQL session that started read-only (the database's or role's
+    ``default_transaction_read_only``, or a hot standby), so no write runs on it once the database
+    is writable again. The server reports both settings when a session starts (PostgreSQL 14 and
+    later), so this costs no round trip."""
+    status = dbapi_connection.info.parameter_status
+    if "on" in (status("default_transaction_read_only"), status("in_hot_standby")):
+        record.info[_READ_ONLY_SESSION] = True
+
+
 _LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 _LOCK_SHARED = sa.text("SELECT pg_advisory_xact_lock_shared(:key)")
 
@@ -189,9 +278,13 @@ def _lock_id(key: str) -> int:
 def create_schema(engine: Engine) -> None:
     """Create whatever is missing of the schema; never alters existing tables.
 
-    One transaction holding a lock, so servers started together on an empty database (several
-    hosts brought up at once) create it once: the others wait, then find every table there.
+    A complete schema is only read, so the server starts on a database it cannot write to now.
+    Otherwise one transaction holding a lock creates the rest, so servers started together on an
+    empty database (several hosts brought up at once) create it once: the others wait, then find
+    every table there.
     """
+    if _schema_is_complete(engine):
+        return
     with transaction(engine, write=True) as connection:
         lock(connection, "pymesync:schema")
         schema.metadata.create_all(connection, checkfirst=True)
@@ -200,24 +293,48 @@ def create_schema(engine: Engine) -> None:
         changelog.create_triggers(connection)
 
 
+def _schema_is_complete(engine: Engine) -> bool:
+    inspector = sa.inspect(engine)
+    if not set(inspector.get_table_names()).issuperset(schema.metadata.tables):
+        return False
+    tables = {index.table.name for index in schema.EXTRA_INDEXES if index.table is not None}
+    existing = {index["name"] for table in tables for index in inspector.get_indexes(table)}
+    if not all(index.name in existing for index in schema.EXTRA_INDEXES):
+        return False
+    with engine.connect() as connection:
+        return changelog.is_complete(connection)
+
+
 _SECRET_SETTING = "token_secret"
 
 
 def token_secret(engine: Engine) -> str:
     """The token signing secret kept in the database, generated on first use.
 
-    Every worker and every restart reads the same value, so they all accept the same tokens.
+    Every worker and every restart reads the same value, so they all accept the same tokens. An
+    existing secret is only read, so the server starts on a database it cannot write to now;
+    when a new one cannot be stored, that is a :class:`errors.ConfigError` naming the reason.
     """
     table = schema.settings
     query = sa.select(table.c.value).where(table.c.name == _SECRET_SETTING)
-    with transaction(engine, write=True) as connection:
-        lock(connection, f"{table.name}:{_SECRET_SETTING}")
+    with transaction(engine) as connection:
         existing = connection.execute(query).scalar_one_or_none()
-        if existing is not None:
-            return str(existing)
-        fresh = secrets.token_urlsafe(64)
-        connection.execute(sa.insert(table).values(name=_SECRET_SETTING, value=fresh))
-        return fresh
+    if existing is not None:
+        return str(existing)
+    try:
+        with transaction(engine, write=True) as connection:
+            lock(connection, f"{table.name}:{_SECRET_SETTING}")
+            existing = connection.execute(query).scalar_one_or_none()
+            if existing is not None:
+                return str(existing)
+            fresh = secrets.token_urlsafe(64)
+            connection.execute(sa.insert(table).values(name=_SECRET_SETTING, value=fresh))
+            return fresh
+    except sa.exc.DBAPIError as error:
+        if not is_unwritable(error):
+            raise
+        reason = str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__
+        raise ConfigError(f"cannot store the token secret in the database: {reason}") from None
 
 
 def now_ms() -> int:

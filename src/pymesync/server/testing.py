@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pymesync.server import storage
+from pymesync.server.ldap import LdapSettings
+from pymesync.server.throttle import DEFAULT, LoginThrottle, Network
 
 __all__ = ["RunningServer", "create_user", "serve"]
 
@@ -72,12 +74,16 @@ def serve(
     cors_origins: tuple[str, ...] = (),
     min_password_length: int = 1,
     sync_extensions: bool = True,
+    ldap_settings: LdapSettings | None = None,
+    login_throttle: LoginThrottle = DEFAULT,
+    trusted_proxies: tuple[Network, ...] = (),
 ) -> Iterator[RunningServer]:
     """Run a TimeSync server on a free 127.0.0.1 port in a background thread (uvicorn), with a
     fresh SQLite database in a temp dir when database_url is None; create the schema and the
     admin user (site_admin, site_manager, site_spectator all true); yield; stop the server and
-    remove temp files. ``secret``, ``cors_origins``, ``min_password_length`` and
-    ``sync_extensions`` are the settings of :func:`pymesync.server.app.create_app`."""
+    remove temp files. ``secret``, ``cors_origins``, ``min_password_length``, ``sync_extensions``,
+    ``ldap_settings`` (which also enables ``auth.type: "ldap"``), ``login_throttle`` and
+    ``trusted_proxies`` are the settings of :func:`pymesync.server.app.create_app`."""
     import uvicorn
 
     from pymesync.server.app import create_app
@@ -92,6 +98,10 @@ def serve(
         cors_origins=cors_origins,
         min_password_length=min_password_length,
         sync_extensions=sync_extensions,
+        auth_modules=("password", "ldap") if ldap_settings is not None else ("password",),
+        ldap_settings=ldap_settings,
+        login_throttle=login_throttle,
+        trusted_proxies=trusted_proxies,
     )
     if admin is not None:
         engine = storage.create_engine(url)
