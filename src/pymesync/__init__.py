@@ -19,7 +19,9 @@ from pymesync.errors import (
     MethodNotAllowedError,
     NotFoundError,
     RequestTimeout,
+    RevisionConflictError,
     ServerError,
+    StartOverError,
     TimeSyncError,
     TransportError,
     UnexpectedResponse,
@@ -27,7 +29,7 @@ from pymesync.errors import (
 )
 
 if TYPE_CHECKING:
-    from pymesync._operations import BulkResult
+    from pymesync._operations import BulkResult, Changes
     from pymesync.aio import AsyncClient
     from pymesync.client import Client
     from pymesync.legacy import TimeSync
@@ -47,6 +49,7 @@ _LAZY: dict[str, str] = {
     "User": "pymesync.models",
     "ProjectRole": "pymesync.models",
     "BulkResult": "pymesync._operations",
+    "Changes": "pymesync._operations",
     "Summary": "pymesync.reports",
 }
 
@@ -56,6 +59,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "BulkResult",
+    "Changes",
     "Client",
     "ConflictError",
     "ConnectionFailed",
@@ -64,7 +68,9 @@ __all__ = [
     "Project",
     "ProjectRole",
     "RequestTimeout",
+    "RevisionConflictError",
     "ServerError",
+    "StartOverError",
     "Summary",
     "Time",
     "TimeSync",

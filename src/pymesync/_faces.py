@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pymesync._operations import (
@@ -88,6 +88,12 @@ class CollectionState(Generic[D, M]):
     def _create_fields(self, item: object, fields: Mapping[str, Any]) -> dict[str, Any]:
         """What ``create`` sends: the fields of ``item`` (a model or a mapping), then the keywords."""
         return {**(fields_of(self._kind, item) if item is not None else {}), **fields}
+
+    def _held(self, held: Mapping[str, M] | Iterable[M]) -> dict[str, M]:
+        """What a caller of ``changes`` holds, by id (uuid, or username for users)."""
+        if isinstance(held, Mapping):
+            return dict(held)
+        return {key: item for item in held if (key := self._kind.identity(item)) is not None}
 
     def __repr__(self) -> str:
         shown = "".join(f" {key}={value!r}" for key, value in self._filters.items())

@@ -27,7 +27,9 @@ from pymesync.errors import (
     ConnectionFailed,
     NotFoundError,
     RequestTimeout,
+    RevisionConflictError,
     ServerError,
+    StartOverError,
     TimeSyncError,
     TransportError,
     UnexpectedResponse,
@@ -122,6 +124,8 @@ class Session:
         self._token = token
         self._renew_at = self._renewal_time(token)
         self._renewing = False
+        #: what the server offers beyond the API (see :func:`server_extensions`), once asked
+        self.extensions: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"<Session user={self.username!r} token={'set' if self._token else 'none'}>"
@@ -455,22 +459,177 @@ def create(session: Session, kind: Kind[M], fields: Mapping[str, Any]) -> Exchan
     return kind.model.from_dict(data)
 
 
-def update(session: Session, kind: Kind[M], ident: str | M, changes: Mapping[str, Any]) -> Exchange[M]:
+def update(
+    session: Session,
+    kind: Kind[M],
+    ident: str | M,
+    changes: Mapping[str, Any],
+    if_revision: int | None = None,
+) -> Exchange[M]:
     key = ident_of(kind, ident)
     if not changes:
         raise ValidationError(f"{kind.name} object: nothing to update")
     obj = prepare(session, kind, changes, create=False)
     new_password = obj.get("password") if kind.name == "user" and key == session.username else None
     obj = yield from _sendable(kind, obj)
-    data = yield from session.call(lambda token: _wire.post(kind.path, token, obj, key))
+
+    def build(token: str) -> Request:
+        return _wire.post(kind.path, token, obj, key)
+
+    request_for: Callable[[str], Request] = build
+    if if_revision is not None:
+        request_for = yield from _on_revision(session, kind, key, build, if_revision)
+    data = yield from session.call(request_for)
     if isinstance(new_password, str):
         session.password_changed(new_password)
     return kind.model.from_dict(data)
 
 
-def delete(session: Session, kind: Kind[M], ident: str | M) -> Exchange[None]:
+def delete(session: Session, kind: Kind[M], ident: str | M, if_revision: int | None = None) -> Exchange[None]:
     key = ident_of(kind, ident)
-    yield from session.call(lambda token: _wire.delete(kind.path, token, key))
+
+    def build(token: str) -> Request:
+        return _wire.delete(kind.path, token, key)
+
+    request_for: Callable[[str], Request] = build
+    if if_revision is not None:
+        request_for = yield from _on_revision(session, kind, key, build, if_revision)
+    yield from session.call(request_for)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Extensions of pymesync servers, with fallbacks for servers without them
+
+
+def server_extensions(session: Session) -> Exchange[frozenset[str]]:
+    """What the server offers beyond the API (``if_match``, ``changes:<collection>``), asked once per client.
+
+    Servers without extensions (the reference, or ours with them off) answer ``GET /`` with 404: none.
+    """
+    if session.extensions is None:
+        response: Response = yield _wire.server_description()
+        data = parse_body(response)
+        offered: set[str] = set()
+        extensions = data.get("extensions") if response.status == 200 and isinstance(data, dict) else None
+        if isinstance(extensions, dict):
+            if extensions.get("if_match") is True:
+                offered.add("if_match")
+            collections = extensions.get("changes")
+            if isinstance(collections, list):
+                offered.update(f"changes:{name}" for name in collections if isinstance(name, str))
+        session.extensions = frozenset(offered)
+    return session.extensions
+
+
+def _on_revision(
+    session: Session, kind: Kind[M], key: str, build: Callable[[str], Request], revision: int
+) -> Exchange[Callable[[str], Request]]:
+    """``build`` made to apply only while the object is at ``revision``.
+
+    Where the server honours ``If-Match`` it checks under the object's lock. Elsewhere the revision is read
+    first, which leaves a window: a write by someone else between that read and ours is overwritten.
+    """
+    if kind.name == "user":
+        raise ValidationError("users have no revision: if_revision is for times, projects and activities")
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        raise ValidationError(f"if_revision must be a revision number (1 or more), not {revision!r}")
+    if "if_match" in (yield from server_extensions(session)):
+        return lambda token: build(token).if_match(revision)
+    current = getattr((yield from get(session, kind, key, {})), "revision", None)
+    if current != revision:
+        raise RevisionConflictError(
+            f"The {kind.name} changed: it is at revision {current}, not {revision}",
+            status=412,
+            error="Precondition failed",
+        )
+    return build
+
+
+#: The token :func:`changes` gives where the server has no feed: the next call compares lists again.
+FULL_READ_TOKEN: Final = "full-read"
+
+
+@dataclasses.dataclass(frozen=True)
+class Changes(Generic[M]):
+    """What changed in a collection since a token: objects created or changed (as they are now), ids
+    (uuid, or username for users) of those deleted, and the token for the next call.
+
+    ``restarted`` is True when this is a complete read (no token, or one the server could not continue):
+    ``changed`` then holds every object (a page of :class:`ChangesReader`: the first of them; drop what
+    you hold before applying it), and ``deleted`` every held id that is gone.
+    """
+
+    changed: list[M]
+    deleted: list[str]
+    token: str
+    restarted: bool = False
+
+
+class ChangesReader(Generic[M]):
+    """Reads what changed since a token, a page at a time (a complete read comes in pages).
+
+    Where the server has no feed, one page: the full list compared with ``held`` (id -> object).
+    """
+
+    def __init__(self, kind: Kind[M], since: str | None, held: Mapping[str, M]) -> None:
+        self._kind = kind
+        self._since = None if since == FULL_READ_TOKEN else since
+        self._held = held
+        self._first = True
+        self.done = False
+
+    def next_page(self, session: Session) -> Exchange[Changes[M]]:
+        kind, first = self._kind, self._first
+        self._first = False
+        if f"changes:{kind.path}" not in (yield from server_extensions(session)):
+            self.done = True
+            return (yield from _changes_by_comparison(session, kind, self._held))
+        restarted = first and self._since is None
+        since = self._since
+        try:
+            data = yield from session.call(lambda token: _wire.changes(kind.path, token, since))
+        except StartOverError:
+            if not first:
+                raise
+            restarted = True
+            data = yield from session.call(lambda token: _wire.changes(kind.path, token, None))
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("changed"), list)
+            and isinstance(data.get("deleted"), list)
+            and isinstance(data.get("next"), str)
+        ):
+            raise UnexpectedResponse(f"changes of {kind.path} from server are not a changes document")
+        self._since = data["next"]
+        self.done = data.get("more") is not True
+        changed = [kind.model.from_dict(item) for item in data["changed"]]
+        return Changes(changed, [str(key) for key in data["deleted"]], data["next"], restarted)
+
+
+def changes(
+    session: Session, kind: Kind[M], since: str | None, held: Mapping[str, M]
+) -> Exchange[Changes[M]]:
+    """Every page of :class:`ChangesReader` in one answer."""
+    reader = ChangesReader(kind, since, held)
+    pages = []
+    while not reader.done:
+        pages.append((yield from reader.next_page(session)))
+    changed = [item for page in pages for item in page.changed]
+    deleted = [key for page in pages for key in page.deleted]
+    restarted = pages[0].restarted
+    if restarted:
+        present = {kind.identity(item) for item in changed}
+        deleted = [key for key in held if key not in present]
+    return Changes(changed, deleted, pages[-1].token, restarted)
+
+
+def _changes_by_comparison(session: Session, kind: Kind[M], held: Mapping[str, M]) -> Exchange[Changes[M]]:
+    current = yield from list_all(session, kind, {})
+    by_id = {kind.identity(item): item for item in current}
+    changed = [item for key, item in by_id.items() if key is None or held.get(key) != item]
+    deleted = [key for key in held if key not in by_id]
+    # compared with nothing, this is a complete read: whoever holds anything drops it first
+    return Changes(changed, deleted, FULL_READ_TOKEN, restarted=not held)
 
 
 # ----------------------------------------------------------------------------------------------------

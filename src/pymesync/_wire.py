@@ -13,7 +13,7 @@ import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeGuard
 from urllib.parse import quote
 
@@ -58,6 +58,8 @@ class Request:
     path: str
     query: QueryPairs = field(default=(), repr=False)
     body: bytes | None = field(default=None, repr=False)
+    #: request headers beyond the JSON ones (``If-Match``)
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
     def url(self, base: str) -> str:
         """The absolute URL of this request under ``base``."""
@@ -67,7 +69,12 @@ class Request:
 
     @property
     def headers(self) -> Mapping[str, str]:
-        return JSON_HEADERS if self.body is not None else PLAIN_HEADERS
+        base = JSON_HEADERS if self.body is not None else PLAIN_HEADERS
+        return {**base, **dict(self.extra_headers)} if self.extra_headers else base
+
+    def if_match(self, revision: int) -> Request:
+        """This request, applied by the server only while the object is at ``revision`` (412 otherwise)."""
+        return replace(self, extra_headers=(*self.extra_headers, ("If-Match", f'"{revision}"')))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,17 @@ def post(collection: str, token: str, obj: object, ident: object = None) -> Requ
     """Create (no ident) or update (ident) with the token inside the body's ``auth`` object."""
     body = {"auth": {"type": "token", "token": token}, "object": obj}
     return Request("POST", path_for(collection, ident), body=dumps(body))
+
+
+def server_description() -> Request:
+    """``GET /`` under the API base: what a pymesync server offers beyond the API (404 elsewhere)."""
+    return Request("GET", "")
+
+
+def changes(collection: str, token: str, since: str | None) -> Request:
+    """``GET /changes/<collection>``: what changed since ``since`` (everything without it)."""
+    params: QueryPairs = (("since", since),) if since is not None else ()
+    return Request("GET", f"/changes/{collection}", (*params, ("token", token)))
 
 
 def login(username: object, password: object, auth_type: object) -> Request:

@@ -83,11 +83,23 @@ class AsyncCollection(CollectionState[_AsyncDriver, M]):
         merged = self._create_fields(item, fields)
         return await self._driver.run(ops.create(self._session, self._kind, merged))
 
-    async def update(self, ident: str | M, **changes: Any) -> M:
-        return await self._driver.run(ops.update(self._session, self._kind, ident, changes))
+    async def update(self, ident: str | M, *, if_revision: int | None = None, **changes: Any) -> M:
+        return await self._driver.run(ops.update(self._session, self._kind, ident, changes, if_revision))
 
-    async def delete(self, ident: str | M) -> None:
-        await self._driver.run(ops.delete(self._session, self._kind, ident))
+    async def delete(self, ident: str | M, *, if_revision: int | None = None) -> None:
+        await self._driver.run(ops.delete(self._session, self._kind, ident, if_revision))
+
+    async def changes(
+        self, since: str | None = None, held: Mapping[str, M] | Iterable[M] = ()
+    ) -> ops.Changes[M]:
+        return await self._driver.run(ops.changes(self._session, self._kind, since, self._held(held)))
+
+    async def iter_changes(
+        self, since: str | None = None, held: Mapping[str, M] | Iterable[M] = ()
+    ) -> AsyncIterator[ops.Changes[M]]:
+        reader = ops.ChangesReader(self._kind, since, self._held(held))
+        while not reader.done:
+            yield await self._driver.run(reader.next_page(self._session))
 
 
 async def _aiter_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:

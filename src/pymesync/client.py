@@ -90,12 +90,33 @@ class Collection(CollectionState[_Driver, M]):
         merged = self._create_fields(item, fields)
         return self._driver.run(ops.create(self._session, self._kind, merged))
 
-    def update(self, ident: str | M, **changes: Any) -> M:
-        """Change the given fields only (send just what changes: the API rejects some unchanged values)."""
-        return self._driver.run(ops.update(self._session, self._kind, ident, changes))
+    def update(self, ident: str | M, *, if_revision: int | None = None, **changes: Any) -> M:
+        """Change the given fields only (send just what changes: the API rejects some unchanged values).
 
-    def delete(self, ident: str | M) -> None:
-        self._driver.run(ops.delete(self._session, self._kind, ident))
+        With ``if_revision``, only while the object is still at that revision; else
+        :class:`~pymesync.errors.RevisionConflictError` and nothing is written.
+        """
+        return self._driver.run(ops.update(self._session, self._kind, ident, changes, if_revision))
+
+    def delete(self, ident: str | M, *, if_revision: int | None = None) -> None:
+        """Delete; with ``if_revision``, only while the object is still at that revision."""
+        self._driver.run(ops.delete(self._session, self._kind, ident, if_revision))
+
+    def changes(self, since: str | None = None, held: Mapping[str, M] | Iterable[M] = ()) -> ops.Changes[M]:
+        """What changed since the token of the previous call (everything without one).
+
+        On servers without the changes feed, the full list compared with ``held`` (what you keep).
+        """
+        return self._driver.run(ops.changes(self._session, self._kind, since, self._held(held)))
+
+    def iter_changes(
+        self, since: str | None = None, held: Mapping[str, M] | Iterable[M] = ()
+    ) -> Iterator[ops.Changes[M]]:
+        """The same as :meth:`changes`, a page at a time (a first read of many objects comes in pages);
+        the last page's ``token`` is the one to keep."""
+        reader = ops.ChangesReader(self._kind, since, self._held(held))
+        while not reader.done:
+            yield self._driver.run(reader.next_page(self._session))
 
     def __delitem__(self, ident: str | M) -> None:
         self.delete(ident)

@@ -108,6 +108,15 @@ class ConflictError(TimeSyncError):
     """A slug or username already exists, or a reference points at nothing."""
 
 
+class RevisionConflictError(ConflictError):
+    """The object changed since the revision an ``update``/``delete`` with ``if_revision`` was based on;
+    nothing was written. Read it again and decide."""
+
+
+class StartOverError(TimeSyncError):
+    """A changes token the server cannot continue (another database, or its log was pruned)."""
+
+
 class MethodNotAllowedError(TimeSyncError):
     """The server refuses the operation on this object (e.g. deleting a project that has times)."""
 
@@ -128,6 +137,8 @@ _BY_TITLE: dict[str, type[TimeSyncError]] = {
     "The slug provided already exists": ConflictError,
     "Username already exists": ConflictError,
     "Method not allowed": MethodNotAllowedError,
+    "Precondition failed": RevisionConflictError,
+    "Start over": StartOverError,
     "Server error": ServerError,
 }
 
@@ -138,6 +149,8 @@ _BY_STATUS: dict[int, type[TimeSyncError]] = {
     404: NotFoundError,
     405: MethodNotAllowedError,
     409: ConflictError,
+    410: StartOverError,
+    412: RevisionConflictError,
     413: ValidationError,
 }
 

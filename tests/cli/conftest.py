@@ -14,6 +14,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -31,8 +32,9 @@ def server() -> Iterator[RunningServer]:
     yield from seeded_server()
 
 
-def seeded_server() -> Iterator[RunningServer]:
-    with serve(admin=ADMIN) as running:
+def seeded_server(**options: Any) -> Iterator[RunningServer]:
+    """The seeded server; ``options`` go to ``serve`` (``sync_extensions=False``...)."""
+    with serve(admin=ADMIN, **options) as running:
         create_user(running.database_url, *USER)
         with Client(running.base_url, username=ADMIN[0], password=ADMIN[1]) as admin:
             for slug, name in (("dev", "Development"), ("docs", "Documentation"), ("review", "Code review")):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -317,6 +318,42 @@ def test_time_delete_races_its_updates(deployment: Deployment, admin: str) -> No
     acknowledged = sum(answer.status == 200 for answer in answers[:-1])
     assert answers[-1].status == 200
     _assert_consecutive(deployment.engine, schema.times, uuid, acknowledged)
+
+
+def _conditional(api: Api, method: str, path: str, etag: str, token: str, obj: Any = None) -> Response:
+    if method == "DELETE":
+        return api.request("DELETE", path, token=token, headers={"If-Match": etag})
+    body = json.dumps({"auth": {"type": "token", "token": token}, "object": obj}).encode()
+    return api.request("POST", path, body=body, headers={"If-Match": etag})
+
+
+def test_conditional_edits_of_one_time_one_winner(deployment: Deployment, admin: str) -> None:
+    """Clients that all read revision 1 edit at once with If-Match: one wins, the others get 412."""
+    api = deployment.apis[0]
+    slug = api.create_project(users={ADMIN[0]: {"member": True}})["slugs"][0]
+    activity = api.create_activity()["slug"]
+    uuid = api.create_time(admin, ADMIN[0], slug, activities=[activity])["uuid"]
+    etag = api.get(f"/times/{uuid}", admin).header("ETag")
+    assert etag == '"1"'
+    calls: list[Callable[[Api], Response]] = [
+        lambda api, n=n: _conditional(api, "POST", f"/times/{uuid}", '"1"', admin, {"notes": f"c{n}"})
+        for n in range(CLIENTS)
+    ]
+    calls.append(lambda api: _conditional(api, "DELETE", f"/times/{uuid}", '"1"', admin))
+    answers = _at_once(deployment, calls)
+    _no_server_errors(answers)
+    [winner] = [index for index, answer in enumerate(answers) if answer.status == 200]
+    # the losers get 412, except updates after a winning delete: a deleted time is 404 to updates
+    losers = {412: CLIENTS} if winner < CLIENTS else {404: CLIENTS}
+    assert _statuses(answers) == {200: 1, **losers}
+    assert all(answer.json["error"] == "Precondition failed" for answer in answers if answer.status == 412)
+    stored = api.ok(api.get(f"/times/{uuid}", admin, include_deleted=True))
+    if winner == CLIENTS:  # the delete won: still revision 1, now deleted
+        _assert_consecutive(deployment.engine, schema.times, uuid, 0)
+        assert stored["deleted_at"] is not None and stored["notes"] is None
+    else:
+        _assert_consecutive(deployment.engine, schema.times, uuid, 1)
+        assert stored["notes"] == f"c{winner}" and stored["deleted_at"] is None
 
 
 def test_password_changes_of_one_user(deployment: Deployment, admin: str) -> None:

@@ -178,6 +178,7 @@ def test_created_schema_has_exactly_the_reference_tables(tmp_path: Path) -> None
         *REFERENCE_COLUMNS,
         "pymesync_settings",
         "pymesync_credential_changes",
+        "pymesync_changes",
         "pymesync_login_failures",
     }
     for table, columns in REFERENCE_COLUMNS.items():

@@ -14,6 +14,7 @@ from pymesync.cli._errors import CliError, ExitCode
 from pymesync.cli._terminal import Terminal
 
 if TYPE_CHECKING:
+    from pymesync.cli._cache import EntryCache
     from pymesync.client import Client
 
 
@@ -35,6 +36,7 @@ class App:
     chosen_profile: str | None
     _config: Config | None = None
     _client: Client | None = None
+    _entry_cache: EntryCache | None = None
 
     @classmethod
     def create(
@@ -107,6 +109,16 @@ class App:
         self.ctx.call_on_close(finish)
         self._client = client
         return client
+
+    def entry_cache(self) -> EntryCache:
+        """The local copy of this profile's entries (see :mod:`._cache`); not synced here."""
+        if self._entry_cache is None:
+            from pymesync.cli._cache import EntryCache, cache_path
+
+            account = self.account()
+            self._entry_cache = EntryCache(cache_path(account.profile), f"{account.url} {account.user}")
+            self.ctx.call_on_close(self._entry_cache.close)
+        return self._entry_cache
 
     def today(self) -> datetime.date:
         return datetime.date.today()

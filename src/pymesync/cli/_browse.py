@@ -18,7 +18,6 @@ from pymesync.cli._log import DAY, describe
 from pymesync.cli._output import Table, hours, output_options, resolve_format, short_id
 
 if TYPE_CHECKING:
-    from pymesync.client import Client
     from pymesync.models import Time
 
 
@@ -126,15 +125,44 @@ def _new_duration(current: int, text: str) -> int:
     return seconds
 
 
-def check_revision(client: Client, entry: Time, expected: int | None) -> None:
-    """Refuse (exit 6) when the entry changed on the server since it was read."""
-    current = client.times[entry.uuid or ""]
-    if current.revision != expected:
+def edit_changes(app: App, words: dict[str, Any]) -> dict[str, Any]:
+    """The fields an edit sends, from its options (project and activity words resolved now)."""
+    from pymesync.cli import _resolve
+
+    changes: dict[str, Any] = {}
+    if words["duration"] is not None:
+        changes["duration"] = _new_duration(words["base_duration"], words["duration"])
+    if words["project"] is not None:
+        changes["project"] = _resolve.project(app, words["project"]).slugs[0]
+    if words["activities"]:
+        changes["activities"] = _resolve.activities(app, words["activities"])
+    for option, field in (("notes", "notes"), ("issue", "issue_uri"), ("day", "date_worked")):
+        if words[option] is not None:
+            changes[field] = words[option]
+    return changes
+
+
+def _changed_meanwhile(app: App, uuid: str, expected: int | None) -> CliError:
+    now = app.client().times[uuid].revision
+    return CliError(
+        f"entry {short_id(uuid)} changed on the server (revision {expected} → {now}) since it was read;"
+        " look at it again ('timesync show') and retry",
+        ExitCode.CONFLICT,
+    )
+
+
+def _entry_offline(app: App, word: str) -> Time:
+    """The entry as the local copy knows it, to queue an edit while the server cannot be reached."""
+    if word == "last":
+        word = _journal.last_created(app.profile) or ""
+    found = app.entry_cache().starting_with(word.strip().lower()) if len(word) >= 4 else []
+    if len(found) != 1:
         raise CliError(
-            f"entry {short_id(entry.uuid)} changed on the server (revision {expected} → {current.revision}) "
-            "since it was read; look at it again ('timesync show') and retry",
-            ExitCode.CONFLICT,
+            f"cannot reach the TimeSync server, and the local copy has {len(found) or 'no'} entries starting"
+            f" with {word!r}; nothing was queued",
+            ExitCode.UNREACHABLE,
         )
+    return found[0]
 
 
 @click.command()
@@ -160,36 +188,62 @@ def edit(
 ) -> None:
     """Change an entry: ENTRY is its id (or prefix) or 'last' (the last one logged here).
 
-    Refuses (exit 6) when someone changed the entry on the server after it was read.
+    Refuses (exit 6) when someone changed the entry on the server after it was read. When the server
+    cannot be reached, the edit is queued (exit 7) and sent by 'timesync sync', still only if the
+    entry has not changed meanwhile.
     """
-    from pymesync.cli import _resolve
+    from pymesync.cli import _outbox
+    from pymesync.errors import TransportError
 
-    found = _entry(app, entry)
-    client = app.client()
-    changes: dict[str, Any] = {}
-    before: dict[str, Any] = {}
-    if duration is not None:
-        changes["duration"], before["duration"] = _new_duration(found.duration, duration), found.duration
-    if project is not None:
-        changes["project"] = _resolve.project(app, project).slugs[0]
-        before["project"] = found.project[0] if found.project else None
-    if activities:
-        changes["activities"], before["activities"] = (
-            _resolve.activities(app, activities),
-            list(found.activities),
-        )
-    if notes is not None:
-        changes["notes"], before["notes"] = notes, found.notes or ""
-    if issue is not None:
-        changes["issue_uri"], before["issue_uri"] = issue, found.issue_uri or ""
-    if day is not None:
-        changes["date_worked"], before["date_worked"] = day.isoformat(), str(found.date_worked)
-    if not changes:
+    if all(value is None for value in (duration, project, notes, issue, day)) and not activities:
         raise usage_error("nothing to change: give --duration, --project, --activity, -m, --issue or --date")
-    check_revision(client, found, found.revision if expect_revision is None else expect_revision)
-    updated = client.times.update(found.uuid or "", **changes)
+    try:
+        found = _entry(app, entry)
+    except TransportError:
+        found = _entry_offline(app, entry)
+    words = {
+        "duration": duration,
+        "base_duration": found.duration,
+        "project": project,
+        "activities": list(activities),
+        "notes": notes,
+        "issue": issue,
+        "day": None if day is None else day.isoformat(),
+    }
+    before: dict[str, Any] = {}
+    for option, field in (
+        ("duration", "duration"),
+        ("project", "project"),
+        ("activities", "activities"),
+        ("notes", "notes"),
+        ("issue", "issue_uri"),
+        ("day", "date_worked"),
+    ):
+        if words[option]:
+            before[field] = _before(found, field)
+    revision = found.revision if expect_revision is None else expect_revision
+    data = {"uuid": found.uuid, "revision": revision, "words": words, "summary": f"edit of {describe(found)}"}
+    from pymesync.errors import RevisionConflictError
+
+    try:
+        updated = _outbox.send_now(app, "update", data, f"the edit of entry {short_id(found.uuid)}")
+    except RevisionConflictError:
+        raise _changed_meanwhile(app, found.uuid or "", revision) from None
     _journal.record(app.profile, "updated", uuid=updated.uuid, before=before, revision=updated.revision)
     app.term.out(f"Updated {describe(updated)}")
+
+
+def _before(entry: Time, field: str) -> Any:
+    """The value undo puts back, in the form an update takes."""
+    if field == "project":
+        return entry.project[0] if entry.project else None
+    if field == "activities":
+        return list(entry.activities)
+    if field == "date_worked":
+        return str(entry.date_worked)
+    if field in ("notes", "issue_uri"):
+        return getattr(entry, field) or ""
+    return getattr(entry, field)
 
 
 @click.command()
@@ -233,9 +287,12 @@ def undo(app: App) -> None:
         client.times.delete(last["uuid"])
         app.term.out(f"Undid logging {last.get('summary', last['uuid'])}: entry deleted")
     elif action == "updated":
-        current = client.times[last["uuid"]]
-        check_revision(client, current, last.get("revision"))
-        restored = client.times.update(last["uuid"], **last["before"])
+        from pymesync.errors import RevisionConflictError
+
+        try:
+            restored = client.times.update(last["uuid"], if_revision=last.get("revision"), **last["before"])
+        except RevisionConflictError:
+            raise _changed_meanwhile(app, last["uuid"], last.get("revision")) from None
         app.term.out(f"Undid the edit: {describe(restored)}")
     elif action == "deleted":
         for saved in last["entries"]:

@@ -205,7 +205,9 @@ def activities_add(app: App, name: str, slug: str) -> None:
 @pass_app
 def activities_update(app: App, slug: str, name: str | None, new_slug: str | None) -> None:
     """Change an activity's name or slug."""
-    changes = {key: value for key, value in (("name", name), ("slug", new_slug)) if value is not None}
+    changes: dict[str, Any] = {
+        key: value for key, value in (("name", name), ("slug", new_slug)) if value is not None
+    }
     if not changes:
         raise usage_error("nothing to change: give --name or --slug")
     updated = app.client().activities.update(slug, **changes)

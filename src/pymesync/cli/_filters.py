@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -36,11 +36,13 @@ def selection_options(default_period: str) -> Callable[[F], F]:
         @click.option("--user", metavar="USER", help="Whose entries (default: yours; 'all' for everyone's).")
         @click.option("--project", "-p", metavar="PROJECT", help="Only this project (slug or prefix).")
         @click.option("--activity", "-a", metavar="ACTIVITY", help="Only this activity (slug or prefix).")
+        @click.option("--offline", is_flag=True, help="Read the local copy only (as of the last sync).")
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             chosen = {key: kwargs.pop(key) for key in (*_SHORTCUTS, "period", "since", "until")}
             who = {key: kwargs.pop(key) for key in ("user", "project", "activity")}
-            return func(*args, selection=SelectionRequest(default_period, chosen, who), **kwargs)
+            request = SelectionRequest(default_period, chosen, who, kwargs.pop("offline"))
+            return func(*args, selection=request, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
@@ -53,6 +55,7 @@ class Selection:
     user: str | None
     project: str | None
     activity: str | None
+    offline: bool = False
 
     def filters(self) -> dict[str, object]:
         everything = self.period == ALL_TIME
@@ -62,8 +65,30 @@ class Selection:
                 found[key] = getattr(self, key)
         return found
 
-    def entries(self, app: App) -> list[Time]:
-        return app.client().times.list(**self.filters())
+    def entries(self, app: App) -> Iterator[Time]:
+        """The chosen entries from the local copy, synced first (and the outbox sent) unless offline."""
+        from pymesync.cli import _outbox
+        from pymesync.cli._errors import CliError, ExitCode
+
+        cache = app.entry_cache()
+        if self.offline:
+            if not cache.synced:
+                raise CliError(
+                    "no local copy of your entries yet: run 'timesync sync' once while online",
+                    ExitCode.UNREACHABLE,
+                )
+        elif _outbox.has_pending(app.profile):
+            _outbox.report(app, _outbox.flush(app))
+        else:
+            cache.sync(app.client())
+        everything = self.period == ALL_TIME
+        return cache.entries(
+            start=None if everything else self.period.start,
+            end=None if everything else self.period.end,
+            user=self.user,
+            project=self.project,
+            activity=self.activity,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +98,7 @@ class SelectionRequest:
     default_period: str
     chosen: dict[str, Any]
     who: dict[str, Any]
+    offline: bool = False
 
     def period(self, today: datetime.date) -> Period:
         named = [_SHORTCUTS[key] for key in _SHORTCUTS if self.chosen[key]]
@@ -106,4 +132,4 @@ class SelectionRequest:
             project = _resolve.project(app, self.who["project"]).slugs[0]
         if self.who["activity"]:
             activity = _resolve.activities(app, [self.who["activity"]])[0]
-        return Selection(period, user, project, activity)
+        return Selection(period, user, project, activity, self.offline)

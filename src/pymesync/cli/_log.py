@@ -62,7 +62,50 @@ def describe(entry: Time) -> str:
 
 
 def day_total(app: App, user: str, day: datetime.date) -> int:
-    return sum(item.duration for item in app.client().times.list(user=user, start=day, end=day))
+    """From the local copy, which the outbox synced just before sending the entry."""
+    return sum(item.duration for item in app.entry_cache().entries(user=user, start=day, end=day))
+
+
+def entry_fields(
+    app: App,
+    *,
+    seconds: int,
+    project: str,
+    activities: Sequence[str],
+    notes: str | None,
+    issue: str | None,
+    day: str,
+    user: str,
+) -> dict[str, object]:
+    """What creating the entry sends: the words resolved against the projects and activities."""
+    from pymesync.cli import _resolve
+
+    found = _resolve.project(app, project)
+    resolved = _resolve.activities(app, activities)
+    slug = found.slugs[0]
+    if not resolved and not found.default_activity:
+        raise usage_error(
+            f"project {slug} has no default activity: name one, e.g. 'timesync log 1h {slug} ACTIVITY'"
+        )
+    fields: dict[str, object] = {
+        "duration": seconds,
+        "project": project if project in found.slugs else slug,
+        "date_worked": day,
+        "user": user,
+    }
+    if resolved:
+        fields["activities"] = resolved
+    if notes:
+        fields["notes"] = notes
+    if issue:
+        fields["issue_uri"] = issue
+    return fields
+
+
+def default_activity(app: App, project: str) -> str | None:
+    from pymesync.cli import _resolve
+
+    return _resolve.project(app, project).default_activity
 
 
 def create_entry(
@@ -76,47 +119,31 @@ def create_entry(
     day: datetime.date,
     user: str | None,
 ) -> Time:
-    """Create the entry (the project's default activity when none is named) and record it for undo."""
-    from pymesync.cli import _journal, _resolve
-
-    client = app.client()
-    project = _resolve.project(app, project_word)
-    activities = _resolve.activities(app, activity_words)
-    slug = project.slugs[0]
-    if not activities and not project.default_activity:
-        raise usage_error(
-            f"project {slug} has no default activity: name one, e.g. 'timesync log 1h {slug} ACTIVITY'"
-        )
-    fields: dict[str, object] = {
-        "duration": seconds,
-        "project": project_word if project_word in project.slugs else slug,
-        "date_worked": day,
-        "user": user or app.account().user,
-    }
-    if activities:
-        fields["activities"] = activities
-    if notes:
-        fields["notes"] = notes
-    if issue:
-        fields["issue_uri"] = issue
+    """Create the entry through the outbox (queued when the server cannot be reached: exit 7, and the
+    entry is sent later exactly once) and record it for undo."""
+    from pymesync.cli import _journal, _outbox, _resolve
     from pymesync.errors import ValidationError
 
+    words = {
+        "seconds": seconds,
+        "project": project_word,
+        "activities": list(activity_words),
+        "notes": notes,
+        "issue": issue,
+        "day": day.isoformat(),
+        "user": user or app.account().user,
+    }
+    summary = f"{hours(seconds)} on {project_word}, {day}" + (f" — {notes}" if notes else "")
     try:
-        created = client.times.create(fields)
+        created = _outbox.send_now(
+            app, "create", {"words": words, "summary": summary}, f"the entry ({summary})"
+        )
     except ValidationError:  # perhaps the cached catalogue is out of date: the next command reads it anew
         _resolve.forget_catalogue(app)
         raise
-    if not created.activities and not activities and project.default_activity:
-        created = _with_activities(created, (project.default_activity,))
     _journal.record(app.profile, "created", uuid=created.uuid, summary=describe(created))
     _journal.remember_created(app.profile, created.uuid)
     return created
-
-
-def _with_activities(entry: Time, activities: tuple[str, ...]) -> Time:
-    import dataclasses
-
-    return dataclasses.replace(entry, activities=activities)
 
 
 @click.command()

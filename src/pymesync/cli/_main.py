@@ -37,6 +37,7 @@ SECTIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "edit": ("_browse", "edit", "Change an entry (or 'last')."),
         "rm": ("_browse", "rm", "Delete entries."),
         "undo": ("_browse", "undo", "Revert the last change made with this command line."),
+        "sync": ("_sync", "sync", "Send changes queued offline; refresh the local copy of your entries."),
     },
     "Reports": {
         "report": ("_report", "report", "Totals per day, week, month, project, activity or user."),

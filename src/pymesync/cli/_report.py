@@ -122,7 +122,7 @@ def report(
     grid = _pivot_keys(pivot_spec) if pivot_spec else None
     if grid and by:
         raise usage_error("--pivot and --by do not mix; choose one")
-    entries = rounded(chosen.entries(app), step)
+    entries = rounded(list(chosen.entries(app)), step)
     fmt = resolve_format(fmt, app.term)
     if grid:
         _render_pivot(app.term, entries, grid, fmt, decimal)

@@ -126,6 +126,7 @@ def start(app: App, project: str, activities: tuple[str, ...], at: str | None, n
 def stop(app: App, at: str | None, notes: str | None, issue: str | None) -> None:
     """Stop the timer and log its time as one entry on the day it started."""
     from pymesync.cli._log import create_entry, describe
+    from pymesync.cli._outbox import Queued
 
     path = timer_path(app.profile)
     claimed = path.with_name(f".{path.name}.stopping-{os.getpid()}")
@@ -151,6 +152,9 @@ def stop(app: App, at: str | None, notes: str | None, issue: str | None) -> None
             day=_started(timer).date(),
             user=None,
         )
+    except Queued:  # the entry waits in the outbox: the timer has done its work
+        claimed.unlink()
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.rename(claimed, path)

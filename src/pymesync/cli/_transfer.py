@@ -80,10 +80,12 @@ def export(app: App, selection: Any, fmt: str | None, output: str | None, includ
     timesync export --user all -f ndjson | gzip > backup.ndjson.gz
     """
     chosen: Selection = selection.resolve(app)
-    filters = chosen.filters()
-    if include_deleted:
-        filters["include_deleted"] = True
-    entries = app.client().times(**filters)
+    # the local copy holds no deleted entries: those come from the server
+    entries = (
+        app.client().times(**chosen.filters(), include_deleted=True)
+        if include_deleted
+        else chosen.entries(app)
+    )
     with _destination(output) as out:
         writer = EntryWriter(_format_for(fmt, output), out)
         for entry in entries:

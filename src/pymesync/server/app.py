@@ -22,11 +22,14 @@ from pymesync.server import auth, ldap, storage, throttle
 from pymesync.server.auth import DEFAULT_TOKEN_LIFETIME
 from pymesync.server.context import Config, endpoint, error_response, json_response, read_body
 from pymesync.server.errors import ApiError, ConfigError
-from pymesync.server.routes import activities, login, projects, times, users
+from pymesync.server.routes import activities, changes, login, projects, times, users
 
 DEFAULT_INSTANCE_NAME = "timesync"
 API_VERSIONS = ("v0", "v1")
 ENV_CORS_ORIGINS = "TIMESYNC_CORS_ORIGINS"
+#: ``0`` turns off our extensions for offline clients (ETags, If-Match, the changes feed).
+ENV_SYNC_EXTENSIONS = "TIMESYNC_SYNC_EXTENSIONS"
+ENV_CHANGES_RETENTION_DAYS = "TIMESYNC_CHANGES_RETENTION_DAYS"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -208,6 +211,8 @@ def create_app(
     create_schema: bool = True,
     cors_origins: tuple[str, ...] = (),
     min_password_length: int = 1,
+    sync_extensions: bool = True,
+    changes_retention_days: float = 90.0,
     ldap_settings: ldap.LdapSettings | None = None,
     login_throttle: throttle.LoginThrottle = throttle.DEFAULT,
     trusted_proxies: tuple[throttle.Network, ...] = (),
@@ -235,14 +240,17 @@ def create_app(
         token_lifetime=token_lifetime,
         auth_modules=auth_modules,
         min_password_length=min_password_length,
+        sync_extensions=sync_extensions,
+        changes_retention_days=changes_retention_days,
         ldap=ldap_settings,
         login_throttle=login_throttle,
         trusted_proxies=trusted_proxies,
     )
+    modules = (login, times, projects, activities, users, *((changes,) if sync_extensions else ()))
     routes = [
         Route(f"/{version}{path}", endpoint(config, handler), methods=methods)
         for version in API_VERSIONS
-        for module in (login, times, projects, activities, users)
+        for module in modules
         for path, methods, handler in module.ROUTES
     ]
 
@@ -306,6 +314,8 @@ def create_app_from_environment() -> Starlette:
         create_schema=env.get("TIMESYNC_CREATE_SCHEMA", "1") != "0",
         cors_origins=tuple(env.get(ENV_CORS_ORIGINS, "").split(",")),
         min_password_length=auth.min_password_length_setting(env),
+        sync_extensions=env.get(ENV_SYNC_EXTENSIONS, "1") != "0",
+        changes_retention_days=float(env.get(ENV_CHANGES_RETENTION_DAYS, "90")),
         ldap_settings=ldap_settings,
         login_throttle=login_throttle,
         trusted_proxies=trusted_proxies,

@@ -324,7 +324,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pymesync.server import serving
-    from pymesync.server.app import ENV_CORS_ORIGINS
+    from pymesync.server.app import ENV_CORS_ORIGINS, ENV_SYNC_EXTENSIONS
 
     chosen = _serve_settings(args)
     engine = _engine(chosen.url)
@@ -350,6 +350,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             auth.ENV_MIN_PASSWORD_LENGTH: str(chosen.min_password_length),
         }
     )
+    if not args.sync_extensions:
+        os.environ[ENV_SYNC_EXTENSIONS] = "0"
     print(f"Serving TimeSync at http://{serving.bound_address(sock)}/v1 (also /v0)")
     print(f"Database: {describe_database(chosen.url)}")
     if not users:
@@ -691,6 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="close a connection that has not sent a request's headers within this time "
         f"(default: ${settings.ENV_HEADER_TIMEOUT}, else {settings.DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--sync-extensions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ETags, If-Match and the changes feed (off: --no-sync-extensions or TIMESYNC_SYNC_EXTENSIONS=0)",
     )
     serve.add_argument(
         "--secret-file",

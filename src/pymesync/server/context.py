@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus
@@ -50,6 +50,10 @@ class Config:
     auth_modules: tuple[str, ...] = ("password",)
     #: Fewest characters of a plaintext password on POST /users (hashes cannot be measured).
     min_password_length: int = 1
+    #: Our extensions for offline clients: ETags, conditional requests, the changes feed.
+    sync_extensions: bool = True
+    #: Days the changes feed's log keeps a change; a token older than that must start over.
+    changes_retention_days: float = 90.0
     #: The directory of ``auth.type: "ldap"``; None when LDAP login is not configured.
     ldap: LdapSettings | None = None
     login_throttle: throttle.LoginThrottle = throttle.DEFAULT
@@ -68,6 +72,7 @@ class Context:
     path_params: dict[str, str]
     query: Query
     body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     #: The socket peer's address and ``X-Forwarded-For`` as sent (see :func:`throttle.client_address`).
     peer: str | None = None
     forwarded_for: str | None = None
@@ -213,6 +218,7 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 path_params={name: unquote(value) for name, value in request.path_params.items()},
                 query=parse_query(request.scope.get("query_string", b"")),
                 body=body,
+                headers=request.headers,
                 peer=request.client.host if request.client is not None else None,
                 forwarded_for=request.headers.get("x-forwarded-for"),
             )

@@ -177,3 +177,19 @@ EXTRA_INDEXES = (
     sa.Index("pymesync_activities_slug", activities.c.slug),
     sa.Index("pymesync_login_failures_updated_at", login_failures.c.updated_at),
 )
+
+#: The change log of the changes feed (see ``changelog``): one row per write to a reference table,
+#: added by triggers. ``xid`` is the writing transaction's id on PostgreSQL (null on SQLite, where
+#: ``seq`` order is commit order); ``at`` is epoch ms, for pruning.
+changes = sa.Table(
+    "pymesync_changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key", sa.Text(), nullable=False),
+    sa.Column("at", sa.BigInteger(), nullable=False),
+    sa.Column("xid", sa.BigInteger(), nullable=True),
+    sa.Index("pymesync_changes_xid", "xid"),
+    sa.Index("pymesync_changes_kind_seq", "kind", "seq"),
+    sqlite_autoincrement=True,
+)

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.schema import CreateIndex
 
-from pymesync.server import auth, schema
+from pymesync.server import auth, changelog, schema
 from pymesync.server.errors import ConfigError
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
@@ -305,6 +305,7 @@ def create_schema(engine: Engine) -> None:
         schema.metadata.create_all(connection, checkfirst=True)
         for index in schema.EXTRA_INDEXES:
             connection.execute(CreateIndex(index, if_not_exists=True))
+        changelog.create_triggers(connection)
 
 
 def _schema_is_complete(engine: Engine) -> bool:
@@ -313,7 +314,10 @@ def _schema_is_complete(engine: Engine) -> bool:
         return False
     tables = {index.table.name for index in schema.EXTRA_INDEXES if index.table is not None}
     existing = {index["name"] for table in tables for index in inspector.get_indexes(table)}
-    return all(index.name in existing for index in schema.EXTRA_INDEXES)
+    if not all(index.name in existing for index in schema.EXTRA_INDEXES):
+        return False
+    with engine.connect() as connection:
+        return changelog.is_complete(connection)
 
 
 _SECRET_SETTING = "token_secret"

@@ -73,6 +73,7 @@ def serve(
     secret: str | None = None,
     cors_origins: tuple[str, ...] = (),
     min_password_length: int = 1,
+    sync_extensions: bool = True,
     ldap_settings: LdapSettings | None = None,
     login_throttle: LoginThrottle = DEFAULT,
     trusted_proxies: tuple[Network, ...] = (),
@@ -80,9 +81,9 @@ def serve(
     """Run a TimeSync server on a free 127.0.0.1 port in a background thread (uvicorn), with a
     fresh SQLite database in a temp dir when database_url is None; create the schema and the
     admin user (site_admin, site_manager, site_spectator all true); yield; stop the server and
-    remove temp files. ``secret``, ``cors_origins``, ``min_password_length``, ``ldap_settings``
-    (which also enables ``auth.type: "ldap"``), ``login_throttle`` and ``trusted_proxies`` are
-    the settings of :func:`pymesync.server.app.create_app`."""
+    remove temp files. ``secret``, ``cors_origins``, ``min_password_length``, ``sync_extensions``,
+    ``ldap_settings`` (which also enables ``auth.type: "ldap"``), ``login_throttle`` and
+    ``trusted_proxies`` are the settings of :func:`pymesync.server.app.create_app`."""
     import uvicorn
 
     from pymesync.server.app import create_app
@@ -96,6 +97,7 @@ def serve(
         secret=secret,
         cors_origins=cors_origins,
         min_password_length=min_password_length,
+        sync_extensions=sync_extensions,
         auth_modules=("password", "ldap") if ldap_settings is not None else ("password",),
         ldap_settings=ldap_settings,
         login_throttle=login_throttle,

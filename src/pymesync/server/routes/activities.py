@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import errors, queries, schema, storage, validation
+from pymesync.server import errors, preconditions, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -90,7 +90,7 @@ def get_activity(context: Context) -> Response:
             found["parents"] = [
                 render(parent) for parent in connection.execute(older.order_by(activities.c.id.desc()))
             ]
-    return json_response(found)
+    return preconditions.object_response(context, found, preconditions.revision_etag(row))
 
 
 def _check_unknown(fields: dict[str, Any]) -> None:
@@ -171,6 +171,7 @@ def update_activity(context: Context) -> Response:
         current = _current_locked(connection, slug)
         if current is None:
             raise errors.not_found(KIND)
+        preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         new_id = queries.add_revision(connection, activities, current, fields)
         row = connection.execute(sa.select(activities).where(activities.c.id == new_id)).one()
     updated = render(row)
@@ -188,6 +189,7 @@ def delete_activity(context: Context) -> Response:
         current = _current_locked(connection, slug)
         if current is None:
             raise errors.not_found("slug")
+        preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         in_use = (
             sa.select(times.c.id)
             .join(timesactivities, timesactivities.c.time == times.c.id)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import errors, queries, schema, storage, validation
+from pymesync.server import errors, preconditions, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -145,7 +145,7 @@ def get_project(context: Context) -> Response:
         if row is None or row.deleted_at is not None:
             raise errors.not_found(KIND)
         [found] = render_many(connection, [row], with_parents=context.flag("include_revisions"))
-    return json_response(found)
+    return preconditions.object_response(context, found, preconditions.revision_etag(row))
 
 
 def _check_fields(fields: dict[str, Any], *, creating: bool) -> None:
@@ -266,6 +266,7 @@ def update_project(context: Context) -> Response:
             role = queries.project_role(connection, caller.id, uuid)
             if role is None or not role["manager"]:
                 raise errors.not_authorized(caller.username, f"make changes to {current.name}")
+        preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         changes: dict[str, Any] = {}
         if "default_activity" in fields:
             changes["default_activity"] = _default_activity(connection, fields)
@@ -315,6 +316,7 @@ def delete_project(context: Context) -> Response:
             raise errors.invalid_identifier("slug", slug)
         if current is None:
             raise errors.not_found("slug")
+        preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         uuid = str(current.uuid)
         in_use = sa.select(times.c.id).where(
             times.c.project == uuid, times.c.newest.is_(True), times.c.deleted_at.is_(None)

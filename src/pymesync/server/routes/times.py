@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response, StreamingResponse
 
-from pymesync.server import auth, errors, queries, schema, storage, validation
+from pymesync.server import auth, errors, preconditions, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -48,14 +48,14 @@ RESTORE = "deleted_at"
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _select() -> sa.Select[Any]:
+def select_times() -> sa.Select[Any]:
     return sa.select(times, users.c.username.label("username")).join(users, users.c.id == times.c.user)
 
 
 # Statements built once: building and cache-keying a Core statement costs more than running
 # a simple indexed query, so the hot paths reuse these with bound parameters.
 _NEWEST = (
-    _select()
+    select_times()
     .where(times.c.uuid == sa.bindparam("uuid"), times.c.newest.is_(True))
     .order_by(times.c.id.desc())
     .limit(1)
@@ -117,7 +117,7 @@ def render_many(
     if parents is not None:
         order = times.c.id.desc() if parents == "newest" else times.c.id.asc()
         for batch in queries.batches(older):
-            query = _select().where(times.c.uuid.in_(batch), times.c.newest.is_not(True))
+            query = select_times().where(times.c.uuid.in_(batch), times.c.newest.is_not(True))
             for row in connection.execute(query.order_by(order)):
                 older[str(row.uuid)].append(row)
     every = [*rows, *(row for rows_ in older.values() for row in rows_)]
@@ -235,7 +235,7 @@ def encode_items(connection: Connection, rows: Sequence[Row[Any]]) -> str:
     return ",".join(parts)
 
 
-def _visible_to(caller: auth.Caller) -> ColumnElement[bool] | None:
+def visible_to(caller: auth.Caller) -> ColumnElement[bool] | None:
     """Times the caller may see (3.6, [IMPL]): own, spectated projects, or everything."""
     if caller.site_admin or caller.site_spectator:
         return None
@@ -274,16 +274,23 @@ def _date_bound(context: Context, key: str) -> dt.date | None:
     return day
 
 
-def _filters(context: Context, connection: Connection, caller: auth.Caller) -> list[Any]:
-    """The WHERE conditions of GET /times (5.1.1), validating each parameter."""
+def listed_to(caller: auth.Caller) -> list[Any]:
+    """What every listing of times shows ``caller``, deleted times included: the current revisions
+    of the times they may see, in projects that still have slugs (the changes feed reads these too)."""
     project_has_slugs = sa.exists().where(
         projectslugs.c.project == projects.c.id, projects.c.uuid == times.c.project
     )
     # times of deleted projects (no slugs left) are in no listing, as with the reference
     conditions: list[Any] = [times.c.newest.is_(True), project_has_slugs]
-    visible = _visible_to(caller)
+    visible = visible_to(caller)
     if visible is not None:
         conditions.append(visible)
+    return conditions
+
+
+def _filters(context: Context, connection: Connection, caller: auth.Caller) -> list[Any]:
+    """The WHERE conditions of GET /times (5.1.1), validating each parameter."""
+    conditions = listed_to(caller)
     if not context.flag("include_deleted"):
         conditions.append(times.c.deleted_at.is_(None))
     wanted_users = context.values("user")
@@ -328,7 +335,7 @@ class _Page(NamedTuple):
 def _page(
     connection: Connection, conditions: list[Any], after: int, size: int, skip: int, parents: bool
 ) -> _Page:
-    query = _select().where(*conditions, times.c.id > after).order_by(times.c.id).limit(size)
+    query = select_times().where(*conditions, times.c.id > after).order_by(times.c.id).limit(size)
     if skip:
         query = query.offset(skip)
     rows = connection.execute(query).all()
@@ -406,7 +413,7 @@ def get_time(context: Context) -> Response:
             raise errors.not_found(KIND)
         parents = "oldest" if context.flag("include_revisions") else None
         [found] = render_many(connection, [row], parents=parents)
-    return json_response(found)
+    return preconditions.object_response(context, found, preconditions.revision_etag(row))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -641,6 +648,7 @@ def update_time(context: Context) -> Response:
             raise errors.not_found(KIND)
         if current.user != caller.id and not caller.site_admin:
             raise _refusal(connection, caller, current, f"update time {uuid}", KIND)
+        preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         if current.deleted_at is not None:
             changes["deleted_at"] = None
         if "user" in fields:
@@ -667,7 +675,7 @@ def update_time(context: Context) -> Response:
 
 
 def _row_by_id(connection: Connection, time_id: int) -> Row[Any]:
-    return connection.execute(_select().where(times.c.id == time_id)).one()
+    return connection.execute(select_times().where(times.c.id == time_id)).one()
 
 
 def delete_time(context: Context) -> Response:
@@ -680,6 +688,7 @@ def delete_time(context: Context) -> Response:
             raise errors.not_found("uuid")
         if current.user != caller.id and not caller.manages_site:
             raise _refusal(connection, caller, current, f"delete time {uuid}", "uuid")
+        preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         if current.deleted_at is None:
             connection.execute(
                 sa.update(times).where(times.c.id == current.id).values(deleted_at=storage.now_ms())

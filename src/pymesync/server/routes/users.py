@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import auth, errors, queries, schema, storage, validation
+from pymesync.server import auth, errors, preconditions, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -80,7 +80,7 @@ def get_user(context: Context) -> Response:
         row = _find(connection, username)
         if row is None or (row.deleted_at is not None and not context.flag("include_deleted")):
             raise errors.not_found(KIND)
-        return json_response(render(row))
+        return preconditions.object_response(context, render(row), preconditions.user_etag(row))
 
 
 def _check_types(fields: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
@@ -216,6 +216,7 @@ def update_user(context: Context) -> Response:
             raise errors.not_found(KIND)
         if caller.username != username and not _may_manage(caller, row):
             raise errors.not_authorized(caller.username, f"modify user {username}")
+        preconditions.check_if_match(context, KIND, preconditions.user_etag(row))
         changes = dict(fields)
         if row.deleted_at is not None:
             changes["deleted_at"] = None
@@ -237,6 +238,7 @@ def delete_user(context: Context) -> Response:
             raise errors.not_found(KIND)
         if not _may_manage(caller, row):
             raise errors.not_authorized(caller.username, "delete users")
+        preconditions.check_if_match(context, KIND, preconditions.user_etag(row))
         storage.delete_user(connection, row.id)
     return empty_response()
 

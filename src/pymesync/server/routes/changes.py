@@ -1,0 +1,230 @@
+"""Our extensions for offline clients: ``GET /changes/<collection>`` and ``GET /`` (what we offer).
+
+``GET /v1/changes/times?since=<token>`` answers ``{"changed": [...], "deleted": [...], "next": t,
+"more": false}``: the objects of the collection created or changed since the token, as GET shows them
+(oldest change first), the ids of those deleted since, and the token for the next call. Without
+``since`` it answers every object, :data:`PAGE` at a time (``"more": true`` until the last page). A
+token that cannot be continued gets 410 ``Start over``. What the caller may see is decided by the list
+endpoints' own conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+from starlette.responses import Response
+
+from pymesync.server import auth, changelog, errors, queries, schema, storage
+from pymesync.server.context import Context, json_response, query_caller
+from pymesync.server.routes import activities, projects, times, users
+
+#: Collections that have a feed, in the order ``GET /`` lists them.
+COLLECTIONS = ("times", "projects", "activities", "users")
+#: Objects per page of a complete read.
+PAGE = 2000
+#: How often one worker prunes the log, in seconds.
+PRUNE_INTERVAL = 3600.0
+_last_prune = 0.0
+_prune_lock = threading.Lock()
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read transaction whose statements share one snapshot (REPEATABLE READ on PostgreSQL;
+    SQLite's read transactions always do), so the token matches what the answer shows."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection
+
+
+@dataclass(frozen=True)
+class Feed:
+    """How one collection lists everything and reads back the objects the log names."""
+
+    kind: str
+    #: a page of the objects a listing shows the caller, rendered: those after a row id, in id order,
+    #: and the id to continue after (None on the last page)
+    everything: Callable[[Connection, auth.Caller, int], tuple[list[Any], int | None]]
+    #: the objects with these keys: (rendered live ones, keys of deleted or vanished ones)
+    lookup: Callable[[Connection, auth.Caller, Sequence[str]], tuple[list[Any], list[str]]]
+
+
+def _in_key_order(keys: Sequence[str], live: dict[str, Any], seen: set[str]) -> tuple[list[Any], list[str]]:
+    """Live objects in the order of their last change; keys not live but seen (deleted, or gone
+    from the database) are tombstones."""
+    changed = [live[key] for key in keys if key in live]
+    deleted = [key for key in keys if key not in live and key in seen]
+    return changed, deleted
+
+
+def _time_rows(connection: Connection, conditions: list[Any]) -> Sequence[Row[Any]]:
+    return connection.execute(times.select_times().where(*conditions).order_by(times.times.c.id)).all()
+
+
+def _page_end(rows: Sequence[Row[Any]]) -> int | None:
+    return rows[-1].id if len(rows) == PAGE else None
+
+
+def _all_times(connection: Connection, caller: auth.Caller, after: int) -> tuple[list[Any], int | None]:
+    table = times.times
+    query = (
+        times.select_times()
+        .where(*times.listed_to(caller), table.c.deleted_at.is_(None), table.c.id > after)
+        .order_by(table.c.id)
+        .limit(PAGE)
+    )
+    rows = connection.execute(query).all()
+    return times.render_many(connection, rows), _page_end(rows)
+
+
+def _times(connection: Connection, caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
+    table = times.times
+    live: dict[str, Any] = {}
+    seen: set[str] = set()
+    visible = times.visible_to(caller)
+    for batch in queries.batches(keys):
+        rows = _time_rows(connection, [*times.listed_to(caller), table.c.uuid.in_(batch)])
+        current = [row for row in rows if row.deleted_at is None]
+        live.update((item["uuid"], item) for item in times.render_many(connection, current))
+        # a tombstone for each time the caller may see that is deleted or in no listing any more,
+        # and for each time that no longer exists at all (removed by another program)
+        existing = sa.select(table.c.uuid, table.c.user, table.c.project).where(
+            table.c.uuid.in_(batch), table.c.newest.is_(True)
+        )
+        present = {str(row.uuid) for row in connection.execute(existing)}
+        if visible is not None:
+            existing = existing.where(visible)
+        seen.update(str(row.uuid) for row in connection.execute(existing))
+        seen.update(key for key in batch if key not in present)
+    return _in_key_order(keys, live, seen)
+
+
+def _revisioned(
+    table: sa.Table, render: Callable[[Connection, Sequence[Row[Any]]], list[dict[str, Any]]]
+) -> tuple[Callable[..., tuple[list[Any], int | None]], Callable[..., tuple[list[Any], list[str]]]]:
+    """``everything`` and ``lookup`` for projects and activities (every caller sees them all)."""
+
+    def everything(connection: Connection, _caller: auth.Caller, after: int) -> tuple[list[Any], int | None]:
+        query = sa.select(table).where(
+            table.c.newest.is_(True), table.c.deleted_at.is_(None), table.c.id > after
+        )
+        rows = connection.execute(query.order_by(table.c.id).limit(PAGE)).all()
+        return render(connection, rows), _page_end(rows)
+
+    def lookup(
+        connection: Connection, _caller: auth.Caller, keys: Sequence[str]
+    ) -> tuple[list[Any], list[str]]:
+        live: dict[str, Any] = {}
+        for batch in queries.batches(keys):
+            query = sa.select(table).where(
+                table.c.uuid.in_(batch), table.c.newest.is_(True), table.c.deleted_at.is_(None)
+            )
+            live.update((item["uuid"], item) for item in render(connection, connection.execute(query).all()))
+        return _in_key_order(keys, live, set(keys))
+
+    return everything, lookup
+
+
+def _users_everything(
+    connection: Connection, _caller: auth.Caller, after: int
+) -> tuple[list[Any], int | None]:
+    table = schema.users
+    query = sa.select(table).where(table.c.deleted_at.is_(None), table.c.id > after).order_by(table.c.id)
+    rows = connection.execute(query.limit(PAGE)).all()
+    return [users.render(row) for row in rows], _page_end(rows)
+
+
+def _users(connection: Connection, _caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
+    table = schema.users
+    live: dict[str, Any] = {}
+    for batch in queries.batches(keys):
+        query = sa.select(table).where(table.c.username.in_(batch), table.c.deleted_at.is_(None))
+        live.update((row.username, users.render(row)) for row in connection.execute(query))
+    return _in_key_order(keys, live, set(keys))
+
+
+_projects = _revisioned(schema.projects, lambda c, rows: projects.render_many(c, rows, with_parents=False))
+_activities = _revisioned(schema.activities, lambda _c, rows: [activities.render(row) for row in rows])
+FEEDS = {
+    "times": Feed("time", _all_times, _times),
+    "projects": Feed("project", *_projects),
+    "activities": Feed("activity", *_activities),
+    "users": Feed("user", _users_everything, _users),
+}
+
+
+def start_over(reason: str) -> errors.ApiError:
+    return errors.ApiError(410, "Start over", f"{reason}; read everything again without since")
+
+
+def _prune_now_and_then(context: Context) -> None:
+    """Drop log rows older than the retention, at most once per :data:`PRUNE_INTERVAL` per worker."""
+    global _last_prune
+    now = time.monotonic()
+    with _prune_lock:
+        if _last_prune and now - _last_prune < PRUNE_INTERVAL:
+            return
+        _last_prune = now
+    cutoff = storage.now_ms() - int(context.config.changes_retention_days * 86_400_000)
+    with storage.transaction(context.engine, write=True) as connection:
+        changelog.prune(connection, cutoff)
+
+
+def _feed(collection: str) -> Callable[[Context], Response]:
+    feed = FEEDS[collection]
+
+    def changes(context: Context) -> Response:
+        _prune_now_and_then(context)
+        with _snapshot(context.engine) as connection:
+            caller = query_caller(context, connection)
+            since_text = context.first("since")
+            try:
+                since = changelog.decode_token(connection, since_text) if since_text else None
+            except changelog.StartOver as reason:
+                raise start_over(str(reason)) from None
+            deleted: list[str] = []
+            if since is None or since.after is not None:
+                # a complete read, page by page; its later pages keep the first page's position, so
+                # what changes while it goes on is read from the log afterwards
+                start = changelog.current_token(connection) if since is None else since
+                changed, last = feed.everything(connection, caller, start.after or 0)
+                following = changelog.Token(start.log_id, start.position, last)
+            else:
+                following = changelog.current_token(connection)
+                keys = changelog.changed_keys(connection, feed.kind, since, following)
+                changed, deleted = feed.lookup(connection, caller, keys)
+        more = following.after is not None
+        body = {"changed": changed, "deleted": deleted, "next": following.encode(), "more": more}
+        return Response(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            media_type="application/json",
+        )
+
+    changes.__qualname__ = f"{collection}_changes"
+    return changes
+
+
+def describe_server(_context: Context) -> Response:
+    """What this server offers beyond the API, so clients know whether to use it."""
+    return json_response(
+        {
+            "server": "pymesync",
+            "extensions": {"etag": True, "if_match": True, "changes": list(COLLECTIONS)},
+        }
+    )
+
+
+ROUTES = [
+    ("", ["GET"], describe_server),
+    *((f"/changes/{collection}", ["GET"], _feed(collection)) for collection in COLLECTIONS),
+]

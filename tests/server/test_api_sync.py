@@ -1,0 +1,376 @@
+"""Our extensions for offline clients: ETags and conditional requests, the changes feed, ``GET /``.
+
+The feed's promise is checked the way a follower sees it: it keeps a copy built only from the feed,
+and at the end the copy equals what the list endpoint shows the same caller.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+
+from pymesync.server import changelog, schema, storage
+
+from .conftest import POSTGRES_URL
+from .helpers import ADMIN, Api, Response, World, error, roles
+from .test_api_concurrency import Deployment, _deployment
+
+
+def _post(api: Api, path: str, obj: Any, token: str, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps({"auth": {"type": "token", "token": token}, "object": obj}).encode()
+    return api.request("POST", path, body=body, headers=headers)
+
+
+class Follower:
+    """A client that knows a collection only through the feed."""
+
+    def __init__(self, api: Api, token: str, collection: str = "times", key: str = "uuid") -> None:
+        self.api, self.token, self.collection, self.key = api, token, collection, key
+        self.copy: dict[str, Any] = {}
+        self.since: str | None = None
+
+    def follow(self) -> dict[str, Any]:
+        """Read the feed to its end; the pages' lists joined."""
+        if self.since is None:
+            self.copy = {}
+        joined: dict[str, Any] = {"changed": [], "deleted": []}
+        more = True
+        while more:
+            query = {"since": self.since} if self.since else {}
+            answer = self.api.ok(self.api.get(f"/changes/{self.collection}", self.token, **query))
+            for item in answer["changed"]:
+                self.copy[item[self.key]] = item
+            for key in answer["deleted"]:
+                self.copy.pop(key, None)
+            joined["changed"] += answer["changed"]
+            joined["deleted"] += answer["deleted"]
+            self.since, more = answer["next"], answer["more"]
+        joined["next"] = self.since
+        return joined
+
+    def listed(self) -> dict[str, Any]:
+        return {item[self.key]: item for item in self.api.ok(self.api.get(f"/{self.collection}", self.token))}
+
+
+# --- ETags and conditional requests -----------------------------------------------------------------
+
+
+def test_an_etag_changes_with_each_revision_and_delete(api: Api, world: World) -> None:
+    admin, uuid = api.admin_token(), world.times["m1"]["uuid"]
+    first = api.get(f"/times/{uuid}", admin)
+    assert first.header("ETag") == '"1"'
+    unchanged = api.request("GET", f"/times/{uuid}", token=admin, headers={"If-None-Match": '"1"'})
+    assert (unchanged.status, unchanged.body, unchanged.header("ETag")) == (304, b"", '"1"')
+    api.ok(api.post(f"/times/{uuid}", {"notes": "second"}, admin))
+    changed = api.request("GET", f"/times/{uuid}", token=admin, headers={"If-None-Match": '"1"'})
+    assert (changed.status, changed.json["notes"], changed.header("ETag")) == (200, "second", '"2"')
+    assert api.delete(f"/times/{uuid}", admin).status == 200
+    deleted = api.get(f"/times/{uuid}", admin, include_deleted=True)
+    assert deleted.header("ETag") == '"2-deleted"'
+    assert api.get("/projects/gwm", admin).header("ETag") == '"1"'
+    assert api.get("/activities/dev", admin).header("ETag") == '"1"'
+    user_tag = api.get("/users/member", admin).header("ETag")
+    api.ok(api.post("/users/member", {"display_name": "Renamed"}, admin))
+    assert api.get("/users/member", admin).header("ETag") not in (None, user_tag)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "changes"),
+    [
+        ("time", "/times/{m1}", {"notes": "lost update"}),
+        ("project", "/projects/gwm", {"name": "Lost update"}),
+        ("activity", "/activities/docs", {"name": "Lost update"}),
+        ("user", "/users/member", {"display_name": "Lost update"}),
+    ],
+)
+def test_a_stale_if_match_is_412_and_changes_nothing(
+    api: Api, world: World, kind: str, path: str, changes: dict[str, Any]
+) -> None:
+    admin = api.admin_token()
+    path = path.format(m1=world.times["m1"]["uuid"])
+    before = api.get(path, admin)
+    current = before.header("ETag")
+    stale = '"u1"' if kind == "user" else '"7"'
+    refused = _post(api, path, changes, admin, {"If-Match": stale})
+    text = f"The {kind} changed: it is now version {current}, not {stale}"
+    assert (refused.status, refused.json) == (412, error(412, "Precondition failed", text))
+    assert api.get(path, admin).json == before.json
+    fresh = _post(api, path, changes, admin, {"If-Match": f"{stale}, {current}"})
+    assert fresh.status == 200, fresh.json
+
+
+def test_a_stale_if_match_on_delete_is_412_and_deletes_nothing(api: Api, world: World) -> None:
+    admin, uuid = api.admin_token(), world.times["m1"]["uuid"]
+    refused = api.request("DELETE", f"/times/{uuid}", token=admin, headers={"If-Match": '"2"'})
+    assert refused.status == 412 and refused.json["error"] == "Precondition failed"
+    assert api.get(f"/times/{uuid}", admin).status == 200
+    deleted = api.request("DELETE", f"/times/{uuid}", token=admin, headers={"If-Match": '"1"'})
+    assert deleted.status == 200
+    assert api.get(f"/times/{uuid}", admin).status == 404
+
+
+def test_with_the_extensions_off_the_server_is_the_reference(start_server: Callable[..., Api]) -> None:
+    api = start_server(sync_extensions=False)
+    admin = api.admin_token()
+    project = api.create_project(users={ADMIN[0]: roles(member=True)})["slugs"][0]
+    uuid = api.create_time(admin, ADMIN[0], project, activities=[api.create_activity()["slug"]])["uuid"]
+    assert api.get(f"/times/{uuid}", admin).header("ETag") is None
+    assert _post(api, f"/times/{uuid}", {"notes": "n"}, admin, {"If-Match": '"9"'}).status == 200
+    assert api.get("/changes/times", admin).json == error(404, "Not found", "Cannot GET /v1/changes/times")
+    assert api.get("/", admin).status == 404
+
+
+def test_the_server_says_what_it_offers(api: Api) -> None:
+    offered = api.get("/")
+    assert offered.status == 200
+    assert offered.json["extensions"]["changes"] == ["times", "projects", "activities", "users"]
+    assert offered.json["extensions"]["etag"] is True
+
+
+# --- the changes feed ---------------------------------------------------------------------------------
+
+
+def test_the_feed_follows_creates_updates_and_deletes(api: Api, world: World) -> None:
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    first = follower.follow()
+    assert {item["uuid"] for item in first["changed"]} == {time["uuid"] for time in world.times.values()}
+    assert follower.follow() == {"changed": [], "deleted": [], "next": follower.since}
+    assert api.ok(api.get("/changes/times", admin, since=follower.since))["more"] is False
+    m1, m2 = world.times["m1"]["uuid"], world.times["m2"]["uuid"]
+    api.ok(api.post(f"/times/{m2}", {"notes": "later"}, admin))
+    api.ok(api.post(f"/times/{m1}", {"duration": 1}, admin))
+    assert api.delete(f"/times/{world.times['a1']['uuid']}", admin).status == 200
+    new = api.create_time(admin, ADMIN[0], "gwm")
+    answer = follower.follow()
+    assert [item["uuid"] for item in answer["changed"]] == [m2, m1, new["uuid"]]
+    assert answer["deleted"] == [world.times["a1"]["uuid"]]
+    assert follower.copy == follower.listed()
+
+
+def test_the_feed_shows_a_caller_what_the_list_shows_them(api: Api, world: World) -> None:
+    admin = api.admin_token()
+    followers = {who: Follower(api, world.token(who)) for who in ("member", "spec", "loner")}
+    for follower in followers.values():
+        follower.follow()
+    hidden = api.create_time(admin, ADMIN[0], "pgd", activities=["dev"])  # member does not spectate pgd
+    api.ok(api.post(f"/times/{world.times['m3']['uuid']}", {"notes": "own"}, world.token("member")))
+    assert api.delete(f"/times/{world.times['m2b']['uuid']}", admin).status == 200
+    answers = {who: follower.follow() for who, follower in followers.items()}
+    assert hidden["uuid"] not in json.dumps(answers)
+    assert answers["loner"]["changed"] == [] and answers["loner"]["deleted"] == []
+    assert answers["spec"]["deleted"] == [world.times["m2b"]["uuid"]]
+    assert [item["uuid"] for item in answers["member"]["changed"]] == [world.times["m3"]["uuid"]]
+    for follower in followers.values():
+        assert follower.copy == follower.listed()
+
+
+@pytest.mark.parametrize(
+    ("collection", "key"), [("projects", "uuid"), ("activities", "uuid"), ("users", "username")]
+)
+def test_the_feed_of_other_collections(api: Api, world: World, collection: str, key: str) -> None:
+    admin = api.admin_token()
+    follower = Follower(api, admin, collection, key)
+    follower.follow()
+    if collection == "projects":
+        created = api.create_project()
+        api.ok(api.post("/projects/pgd", {"users": {"member2": roles(member=True)}}, admin))
+        api.delete(f"/times/{world.times['m3']['uuid']}", admin)
+        api.delete(f"/times/{world.times['a1']['uuid']}", admin)
+        assert api.delete("/projects/pgd", admin).status == 200
+        expected = ([created["uuid"]], [world.projects["pgd"]["uuid"]])
+    elif collection == "activities":
+        created = api.create_activity()
+        api.ok(api.post("/activities/docs", {"name": "Docs, renamed"}, admin))
+        expected = ([created["uuid"], world.activities["docs"]["uuid"]], [])
+    else:
+        created = {"username": api.create_user().username}
+        assert api.delete("/users/loner", admin).status == 200
+        expected = ([created["username"]], ["loner"])
+    answer = follower.follow()
+    assert ([item[key] for item in answer["changed"]], answer["deleted"]) == expected
+    assert follower.copy == follower.listed()
+
+
+def test_a_complete_read_comes_in_pages_and_misses_nothing_written_meanwhile(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymesync.server.routes import changes
+
+    monkeypatch.setattr(changes, "PAGE", 2)
+    admin = api.admin_token()
+    first = api.ok(api.get("/changes/times", admin))
+    assert len(first["changed"]) == 2 and first["more"] is True
+    delivered = first["changed"][0]["uuid"]
+    api.ok(api.post(f"/times/{delivered}", {"notes": "between pages"}, admin))
+    assert api.delete(f"/times/{first['changed'][1]['uuid']}", admin).status == 200
+    follower = Follower(api, admin)
+    follower.since = first["next"]
+    follower.copy = {item["uuid"]: item for item in first["changed"]}
+    follower.follow()  # the other pages, then the log from the first page's position
+    follower.follow()
+    assert follower.copy == follower.listed()
+    assert follower.copy[delivered]["notes"] == "between pages"
+
+
+def test_a_write_by_another_program_is_in_the_feed(api: Api, world: World, server: Any) -> None:
+    follower = Follower(api, api.admin_token())
+    follower.follow()
+    uuid = world.times["m1"]["uuid"]
+    engine = storage.create_engine(server.database_url)
+    try:
+        with engine.begin() as connection:  # what the reference server or an admin's SQL would do
+            connection.execute(
+                sa.update(schema.times).where(schema.times.c.uuid == uuid).values(notes="by SQL")
+            )
+    finally:
+        engine.dispose()
+    answer = follower.follow()
+    assert [(item["uuid"], item["notes"]) for item in answer["changed"]] == [(uuid, "by SQL")]
+
+
+def test_a_token_that_cannot_continue_means_start_over(
+    api: Api, world: World, server: Any, start_server: Callable[..., Api]
+) -> None:
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    follower.follow()
+    other = start_server()
+    for bad in ("garbage", "eyJ2IjoxfQ", Follower(other, other.admin_token()).follow()["next"]):
+        answer = api.get("/changes/times", admin, since=bad)
+        assert answer.status == 410 and answer.json["error"] == "Start over", answer.json
+    api.ok(api.post(f"/times/{world.times['m1']['uuid']}", {"notes": "pruned"}, admin))
+    engine = storage.create_engine(server.database_url)
+    try:
+        with storage.transaction(engine, write=True) as connection:
+            assert changelog.prune(connection, storage.now_ms() + 1) > 0
+    finally:
+        engine.dispose()
+    answer = api.get("/changes/times", admin, since=follower.since)
+    assert answer.status == 410 and "pruned" in answer.json["text"]
+    follower.since = None
+    follower.follow()
+    api.ok(api.post(f"/times/{world.times['m2']['uuid']}", {"notes": "after the pruning"}, admin))
+    assert [item["notes"] for item in follower.follow()["changed"]] == ["after the pruning"]
+    assert follower.copy == follower.listed()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL")
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_transaction_that_commits_late_is_not_missed(api: Api, world: World, server: Any) -> None:
+    """A write made first but committed last (an older seq than what the reader saw) still arrives."""
+    import psycopg
+
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    follower.follow()
+    late, early = world.times["m1"]["uuid"], world.times["m2"]["uuid"]
+    url = server.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as slow:
+        slow.execute("UPDATE times SET notes = 'committed late' WHERE uuid = %s", (late,))
+        api.ok(api.post(f"/times/{early}", {"notes": "committed early"}, admin))
+        while_open = follower.follow()
+        assert late not in json.dumps(while_open)
+        slow.commit()
+    after = follower.follow()
+    seen = {item["uuid"]: item["notes"] for item in [*while_open["changed"], *after["changed"]]}
+    assert seen == {late: "committed late", early: "committed early"}
+    assert follower.copy == follower.listed()
+
+
+# --- many writers, several workers, one follower ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Two worker processes on PostgreSQL when there is one, else on SQLite."""
+    backend = "postgresql" if POSTGRES_URL else "sqlite"
+    tmp: Path = tmp_path_factory.mktemp("feed")
+    with _deployment(backend, 1, 2, tmp) as running:
+        yield running
+
+
+WRITERS = 3
+
+
+class FeedUnderConcurrentWrites(RuleBasedStateMachine):
+    """Writers create, update and delete times at once through both workers; the follower (an
+    admin) and a member who sees only their own times read the feed in between."""
+
+    deployment: Deployment
+
+    @initialize()
+    def start(self) -> None:
+        api = self.deployment.api(0)
+        admin = api.admin_token()
+        self.names = [api.create_user().username for _ in range(WRITERS)]
+        self.tokens = [api.token(name) for name in self.names]
+        self.project = api.create_project(users={name: roles(member=True) for name in self.names})["slugs"][0]
+        self.activity = api.create_activity()["slug"]
+        self.follower = Follower(api, admin)
+        self.member = Follower(self.deployment.api(1), self.tokens[0])
+        self.follower.follow()
+        self.member.follow()
+        self.mine: list[list[str]] = [[] for _ in range(WRITERS)]
+
+    def _write(self, index: int, action: str, pick: int) -> None:
+        api, token = self.deployment.api(index), self.tokens[index % WRITERS]
+        own = self.mine[index % WRITERS]
+        if action == "create" or not own:
+            created = api.create_time(
+                token, self.names[index % WRITERS], self.project, activities=[self.activity]
+            )
+            own.append(created["uuid"])
+        elif action == "update":
+            api.ok(api.post(f"/times/{own[pick % len(own)]}", {"notes": f"w{index}-{pick}"}, token))
+        else:
+            assert api.delete(f"/times/{own.pop(pick % len(own))}", token).status == 200
+
+    @rule(
+        burst=st.lists(
+            st.tuples(st.sampled_from(["create", "update", "delete"]), st.integers(0, 50)),
+            min_size=1,
+            max_size=WRITERS,
+        )
+    )
+    def writers_at_once(self, burst: list[tuple[str, int]]) -> None:
+        threads = [
+            threading.Thread(target=self._write, args=(index, action, pick))
+            for index, (action, pick) in enumerate(burst)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    @rule()
+    def follow(self) -> None:
+        self.follower.follow()
+
+    @rule()
+    def member_follows(self) -> None:
+        self.member.follow()
+
+    def teardown(self) -> None:
+        if hasattr(self, "follower"):
+            for follower in (self.follower, self.member):
+                follower.follow()
+                assert follower.copy == follower.listed()
+
+
+def test_followers_keep_up_with_concurrent_writers(workers: Deployment) -> None:
+    FeedUnderConcurrentWrites.deployment = workers
+    runner = FeedUnderConcurrentWrites.TestCase
+    runner.settings = settings(
+        max_examples=6, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    runner().runTest()
