@@ -131,6 +131,17 @@ def test_a_token_from_one_process_is_accepted_by_every_other(deployment: Deploym
             assert api.get("/users/admin", login.json["token"]).status == 200
 
 
+def test_failed_logins_are_counted_across_every_process(deployment: Deployment) -> None:
+    """The login throttle's default burst (5 failures for one username from one address) holds
+    whichever process or worker answers each guess: the sixth is refused."""
+    username = unique("guessed")
+    guesses = [deployment.api(n).login(username, f"guess {n}").status for n in range(5)]
+    assert guesses == [401] * 5
+    refused = deployment.api(5).login(username, "guess 5")
+    assert refused.status == 429, refused.body
+    assert refused.header("Retry-After")
+
+
 def test_updates_of_one_time_are_all_kept(deployment: Deployment, admin: str) -> None:
     api = deployment.apis[0]
     slug = api.create_project(users={ADMIN[0]: {"member": True}})["slugs"][0]

@@ -20,9 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from pymesync.server import changelog, schema, storage
 
+from . import processes
 from .conftest import POSTGRES_URL
 from .helpers import ADMIN, Api, Response, World, error, roles
-from .test_api_concurrency import Deployment, _deployment
+from .processes import Deployment
 
 
 def _post(api: Api, path: str, obj: Any, token: str, headers: dict[str, str] | None = None) -> Response:
@@ -295,7 +296,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Two worker processes on PostgreSQL when there is one, else on SQLite."""
     backend = "postgresql" if POSTGRES_URL else "sqlite"
     tmp: Path = tmp_path_factory.mktemp("feed")
-    with _deployment(backend, 1, 2, tmp) as running:
+    with processes.deployment(backend, 1, 2, tmp) as running:
         yield running
 
 
