@@ -58,6 +58,9 @@ class Acknowledged:
     projects: dict[str, list[str]] = field(default_factory=dict)  # uuid -> slugs
     failovers: int = 0
     statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    #: slugs of projects whose create was sent again after the connection was lost and got 409:
+    #: the first send was stored before the host died (a create has no idempotency key)
+    stored_before_failover: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self) -> int:
@@ -66,8 +69,9 @@ class Acknowledged:
 
 def _send(
     deployment: Deployment, client: int, path: str, body: dict[str, Any], token: str, into: Acknowledged
-) -> Response | None:
-    """POST to the client's host; when the connection is lost, send the same request to the other."""
+) -> tuple[Response | None, bool]:
+    """POST to the client's host; when the connection is lost, send the same request to the other.
+    Returns the answer and whether it answers a request sent again."""
     for attempt in range(len(deployment.servers)):
         try:
             answer = deployment.api(client + attempt).post(path, body, token)
@@ -76,8 +80,8 @@ def _send(
         with into.lock:
             into.statuses[answer.status] += 1
             into.failovers += attempt > 0 and answer.status == 200
-        return answer
-    return None
+        return answer, attempt > 0
+    return None, False
 
 
 def _client(
@@ -95,22 +99,25 @@ def _client(
             return
         if step % 3 == 0:
             body = {**setup["time"], "notes": f"c{client} s{step}"}
-            answer = _send(deployment, client, "/times", body, token, into)
+            answer, _ = _send(deployment, client, "/times", body, token, into)
             if answer is not None and answer.status == 200:
                 with into.lock:
                     into.times[answer.json["uuid"]] = answer.json["activities"]
         elif step % 3 == 1:
             notes = f"update c{client} s{step}"
-            answer = _send(deployment, client, f"/times/{shared}", {"notes": notes}, token, into)
+            answer, _ = _send(deployment, client, f"/times/{shared}", {"notes": notes}, token, into)
             if answer is not None and answer.status == 200:
                 with into.lock:
                     into.updates.append((shared, answer.json["revision"], notes))
         else:
             project = {"name": unique("Killed host project "), "slugs": [unique(f"k{client}s")]}
-            answer = _send(deployment, client, "/projects", project, token, into)
+            answer, resent = _send(deployment, client, "/projects", project, token, into)
             if answer is not None and answer.status == 200:
                 with into.lock:
                     into.projects[answer.json["uuid"]] = answer.json["slugs"]
+            elif answer is not None and answer.status == 409 and resent:
+                with into.lock:
+                    into.stored_before_failover.append(project["slugs"][0])
 
 
 def _run_load_and_kill(deployment: Deployment) -> Acknowledged:
@@ -194,5 +201,12 @@ def test_nothing_acknowledged_is_lost_when_a_host_is_killed(two_hosts: Deploymen
     assert not lost, lost
     assert not half_written(two_hosts.engine)
     assert acknowledged.failovers > 0, "no client lost its connection to the killed host"
-    # 503: a write that kept meeting concurrent writes stored nothing and may be sent again
-    assert set(acknowledged.statuses) <= {200, 503}, acknowledged.statuses
+    # 503: a write that kept meeting concurrent writes stored nothing and may be sent again;
+    # 409: only a project create sent again whose first send was stored (its slug exists once)
+    assert set(acknowledged.statuses) <= {200, 409, 503}, acknowledged.statuses
+    assert acknowledged.statuses[409] == len(acknowledged.stored_before_failover)
+    slugs = schema.projectslugs
+    with two_hosts.engine.connect() as connection:
+        for slug in acknowledged.stored_before_failover:
+            query = sa.select(sa.func.count()).where(slugs.c.name == slug)
+            assert connection.execute(query).scalar() == 1, slug
