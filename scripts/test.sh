@@ -1,30 +1,31 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, type check, then pytest (SQLite and PostgreSQL servers, the upstream
-# pymesync 0.2.0 compatibility check). Extra arguments go to pytest.
+# The whole test suite: lint, type check, then pytest (SQLite and PostgreSQL servers, LDAP, keyring,
+# terminal, the upstream pymesync 0.2.0 compatibility check). Extra arguments go to pytest.
 source "$(dirname "$0")/_env.sh"
 source scripts/pg.sh
 start_test_postgres
-# The Secret Service test (tests/cli/test_keyring.py) needs gnome-keyring and dbus: install them when we can.
-if ! command -v gnome-keyring-daemon >/dev/null || ! command -v dbus-run-session >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "installing gnome-keyring and dbus from Debian packages..."
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnome-keyring dbus; } \
-            >/dev/null || echo "gnome-keyring install failed: the Secret Service test is skipped"
+# Real parts the tests drive, installed from Debian packages when this runs as root and they are missing;
+# elsewhere the tests that need them skip and say why. Packages' postinst scripts would start system
+# services (slapd, nginx); a temporary policy-rc.d (exit 101) forbids that: the tests start their own.
+missing=()
+need() {  # need COMMAND PACKAGE...: queue the packages when COMMAND is found nowhere
+    if ! command -v "$1" >/dev/null && [ ! -x "/usr/sbin/$1" ]; then missing+=("${@:2}"); fi
+}
+need gnome-keyring-daemon gnome-keyring   # tests/cli/test_keyring.py: a real Secret Service
+need dbus-run-session dbus
+need slapd slapd ldap-utils               # tests/server/test_api_ldap.py: a real OpenLDAP
+need tmux tmux                            # tests/cli/test_end_to_end.py: what a terminal shows
+need sqlite3 sqlite3                      # tests/server/test_backup.py: the documented backup command
+need nginx nginx                          # tests/server/test_deployment_docs.py: the documented proxy
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]} from Debian packages..."
+    policy_added=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
     fi
-fi
-# The LDAP login tests (tests/server/test_api_ldap.py) run a slapd of their own: install OpenLDAP when we can.
-# The package's postinst would start a system slapd as well; a temporary policy-rc.d (exit 101) forbids that.
-if [ ! -x /usr/sbin/slapd ] && ! command -v slapd >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "installing slapd and ldap-utils from Debian packages..."
-        policy_added=
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
-        fi
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; } \
-            >/dev/null || echo "slapd install failed: the LDAP login tests are skipped"
-        if [ -n "$policy_added" ]; then rm -f /usr/sbin/policy-rc.d; fi
-    fi
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
+        >/dev/null || echo "install failed: the tests that need ${missing[*]} are skipped"
+    if [ -n "$policy_added" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 uv run --frozen ruff check src tests bench examples
 uv run --frozen ruff format --check src tests bench examples
