@@ -197,6 +197,16 @@ def _write(engine: sa.Engine, change: Callable[[sa.Connection], T]) -> T:
         raise CommandFailed(error.text) from None
 
 
+def _read(args: argparse.Namespace, fetch: Callable[[sa.Connection], T]) -> T:
+    """Run ``fetch`` in one read transaction on the command's database, which it never creates."""
+    engine = _engine(_database_url(args), create=False)
+    try:
+        with storage.transaction(engine) as connection:
+            return fetch(connection)
+    finally:
+        engine.dispose()
+
+
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max([len(title), *(len(row[i]) for row in rows)]) for i, title in enumerate(header)]
     for line in [header, *rows]:
@@ -494,13 +504,8 @@ def cmd_user_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    engine = _engine(_database_url(args), create=False)
     users = schema.users
-    try:
-        with storage.transaction(engine) as connection:
-            rows = connection.execute(sa.select(users).order_by(users.c.id)).all()
-    finally:
-        engine.dispose()
+    rows = _read(args, lambda connection: connection.execute(sa.select(users).order_by(users.c.id)).all())
     table = []
     for row in rows:
         flags = ",".join(name for name in USER_FLAGS if getattr(row, name))
@@ -541,19 +546,17 @@ def cmd_project_create(args: argparse.Namespace) -> int:
 
 
 def cmd_project_list(args: argparse.Namespace) -> int:
-    engine = _engine(_database_url(args), create=False)
     projects = schema.projects
-    try:
-        with storage.transaction(engine) as connection:
-            rows = connection.execute(
-                sa.select(projects).where(projects.c.newest.is_(True)).order_by(projects.c.name)
-            ).all()
-            slugs = queries.project_slugs(connection, [str(row.uuid) for row in rows])
-            activity_slugs = queries.activity_slugs(
-                connection, [str(row.default_activity) for row in rows if row.default_activity]
-            )
-    finally:
-        engine.dispose()
+
+    def fetch(connection: sa.Connection) -> tuple[Any, dict[str, list[str]], dict[str, str]]:
+        rows = connection.execute(
+            sa.select(projects).where(projects.c.newest.is_(True)).order_by(projects.c.name)
+        ).all()
+        slugs = queries.project_slugs(connection, [str(row.uuid) for row in rows])
+        defaults = [str(row.default_activity) for row in rows if row.default_activity]
+        return rows, slugs, queries.activity_slugs(connection, defaults)
+
+    rows, slugs, activity_slugs = _read(args, fetch)
     table = [
         [
             row.name,
@@ -582,15 +585,9 @@ def cmd_activity_create(args: argparse.Namespace) -> int:
 
 
 def cmd_activity_list(args: argparse.Namespace) -> int:
-    engine = _engine(_database_url(args), create=False)
     activities = schema.activities
-    try:
-        with storage.transaction(engine) as connection:
-            rows = connection.execute(
-                sa.select(activities).where(activities.c.newest.is_(True)).order_by(activities.c.name)
-            ).all()
-    finally:
-        engine.dispose()
+    newest = sa.select(activities).where(activities.c.newest.is_(True)).order_by(activities.c.name)
+    rows = _read(args, lambda connection: connection.execute(newest).all())
     _print_table(["name", "slug", "status"], [[row.name, row.slug or "-", _status(row)] for row in rows])
     return 0
 
