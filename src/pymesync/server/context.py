@@ -73,9 +73,8 @@ class Context:
     query: Query
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    #: The socket peer's address and ``X-Forwarded-For`` as sent (see :func:`throttle.client_address`).
+    #: The socket peer's address (see :func:`throttle.client_address`).
     peer: str | None = None
-    forwarded_for: str | None = None
 
     @property
     def engine(self) -> Engine:
@@ -220,7 +219,6 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 body=body,
                 headers=request.headers,
                 peer=request.client.host if request.client is not None else None,
-                forwarded_for=request.headers.get("x-forwarded-for"),
             )
             return await run_in_threadpool(_call, handler, context)
         except ApiError as error:

@@ -127,7 +127,9 @@ def login(context: Context) -> Response:
     if not username or not password:
         raise errors.missing_credentials()
     config = context.config
-    address = throttle.client_address(context.peer, context.forwarded_for, config.trusted_proxies)
+    address = throttle.client_address(
+        context.peer, context.headers.get("x-forwarded-for"), config.trusted_proxies
+    )
     limits = config.login_throttle
     # the same queries for known and unknown usernames, so the answer's timing tells neither
     has_failed_here = throttle.check(context.engine, limits, config.secret, username, address)
