@@ -315,6 +315,79 @@ def test_deletes_race_updates_and_new_entries(deployment: Deployment, admin: str
         assert live_entries == len(created) > 0
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["named", "project-default"])
+def test_activity_delete_races_new_entries(deployment: Deployment, admin: str, named: bool) -> None:
+    """An activity deleted while entries name it, or take it as their project's default: either
+    the delete loses (405) or no live entry has it."""
+    api = deployment.apis[0]
+    activity = api.create_activity()["slug"]
+    members = {ADMIN[0]: {"member": True}}
+    slug = api.create_project(users=members, default_activity=activity)["slugs"][0]
+    activity_uuid = api.ok(api.get(f"/activities/{activity}", admin))["uuid"]
+
+    def new_entry(api: Api) -> Response:
+        body = {"duration": 60, "user": ADMIN[0], "project": slug, "date_worked": "2016-01-01"}
+        return api.post("/times", {**body, "activities": [activity]} if named else body, admin)
+
+    calls: list[Callable[[Api], Response]] = [new_entry] * (CLIENTS - 1)
+    calls.append(lambda api: api.delete(f"/activities/{activity}", admin))
+    answers = _at_once(deployment, calls)
+    _no_server_errors(answers)
+    created = [answer.json["uuid"] for answer in answers[:-1] if answer.status == 200]
+    times, links, activities = schema.times, schema.timesactivities, schema.activities
+    live = (
+        sa.select(sa.func.count())
+        .select_from(
+            times.join(links, links.c.time == times.c.id).join(
+                activities, activities.c.id == links.c.activity
+            )
+        )
+        .where(activities.c.uuid == activity_uuid, times.c.newest.is_(True), times.c.deleted_at.is_(None))
+    )
+    with deployment.engine.connect() as connection:
+        live_entries = connection.execute(live).scalar()
+    if answers[-1].status == 200:
+        assert live_entries == 0 and not created
+    else:
+        assert answers[-1].status == 405
+        assert live_entries == len(created) > 0
+
+
+def test_a_project_gives_up_a_slug_then_is_deleted_while_entries_name_the_slug(
+    deployment: Deployment, admin: str
+) -> None:
+    """Entries logged by a slug that its project drops, right before the project is deleted by
+    another slug: the entries either land before the drop (and the delete is refused, 405), or
+    find no project (409); never a live entry on a deleted project."""
+    api = deployment.apis[0]
+    dropped, kept = unique("dropped"), unique("kept")
+    project = api.create_project(slugs=[dropped, kept], users={ADMIN[0]: {"member": True}})
+    activity = api.create_activity()["slug"]
+
+    def new_entry(api: Api) -> Response:
+        body = {"duration": 60, "user": ADMIN[0], "project": dropped, "activities": [activity]}
+        return api.post("/times", {**body, "date_worked": "2016-01-01"}, admin)
+
+    def drop_then_delete(api: Api) -> Response:
+        api.ok(api.post(f"/projects/{kept}", {"slugs": [kept]}, admin))
+        return api.delete(f"/projects/{kept}", admin)
+
+    calls: list[Callable[[Api], Response]] = [new_entry] * (CLIENTS - 1)
+    calls.append(drop_then_delete)
+    answers = _at_once(deployment, calls)
+    _no_server_errors(answers)
+    assert {answer.status for answer in answers[:-1]} <= {200, 409}
+    created = [answer for answer in answers[:-1] if answer.status == 200]
+    times = schema.times
+    live = sa.select(sa.func.count()).where(
+        times.c.project == project["uuid"], times.c.newest.is_(True), times.c.deleted_at.is_(None)
+    )
+    with deployment.engine.connect() as connection:
+        live_entries = connection.execute(live).scalar()
+    assert live_entries == len(created)
+    assert answers[-1].status == (405 if created else 200)
+
+
 def test_time_delete_races_its_updates(deployment: Deployment, admin: str) -> None:
     api = deployment.apis[0]
     slug = api.create_project(users={ADMIN[0]: {"member": True}})["slugs"][0]

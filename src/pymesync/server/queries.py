@@ -196,8 +196,9 @@ def insert_id(connection: Connection, statement: sa.Insert) -> int:
 # --- locks for writers (see storage.lock) ---------------------------------------------------------
 #
 # Every write holds, for the rest of its transaction, the names it is about to claim, then the
-# object it revises, then (shared) the objects it refers to. That fixed order keeps writers from
-# deadlocking each other; the database breaks any other cycle and the request is run again.
+# object it revises (and, when it moves or deletes slugs, the slugs it gives up), then (shared) the
+# objects it refers to, by slug before reading them. That order keeps writers from deadlocking
+# each other; the database breaks any other cycle and the request is run again.
 
 
 def claim_names(
@@ -208,8 +209,50 @@ def claim_names(
     storage.lock(
         connection,
         *(f"{table.name}.name:{name}" for name in names),
-        *(f"{table.name}.slug:{slug}" for slug in slugs),
+        *(_slug_key(table, slug) for slug in slugs),
     )
+
+
+def hold_slugs(
+    connection: Connection,
+    *,
+    project_slugs: Iterable[str] = (),
+    activity_slugs: Iterable[str] = (),
+    shared: bool = False,
+) -> None:
+    """Hold slugs, in one statement: shared to refer to the objects they name, exclusively to
+    give a slug to an object or take it away (create, a change of slugs, delete).
+
+    A write that refers to a project or an activity by slug holds the slug before reading it, so
+    what it reads stays the slug's object until it commits: one lock and one read, where locking
+    the object itself would take a read, a lock and a second read. A project's slugs also guard
+    its default activity, which a new time reads through them: deleting an activity holds the
+    slugs of the projects that name it as their default, and changing a default holds the
+    project's slugs.
+    """
+    storage.lock(
+        connection,
+        *(_slug_key(projects, slug) for slug in project_slugs),
+        *(_slug_key(activities, slug) for slug in activity_slugs),
+        shared=shared,
+    )
+
+
+def hold_projects_defaulting_to(connection: Connection, activity_uuid: str) -> None:
+    """Hold, exclusively, the slugs of the projects whose default activity is this one (before
+    the activity is deleted: a new time may be reading it through them)."""
+    if not storage.takes_locks(connection):
+        return
+    query = (
+        sa.select(projectslugs.c.name)
+        .join(projects, projects.c.id == projectslugs.c.project)
+        .where(projects.c.default_activity == activity_uuid)
+    )
+    hold_slugs(connection, project_slugs=list(connection.execute(query).scalars()))
+
+
+def _slug_key(table: sa.Table, slug: str) -> str:
+    return f"{table.name}.slug:{slug}"
 
 
 def claim_username(connection: Connection, username: str) -> None:
@@ -230,8 +273,6 @@ def read_locked(
     table: sa.Table,
     read: Callable[[], T],
     uuids: Callable[[T], Iterable[Any]],
-    *,
-    shared: bool = False,
 ) -> T:
     """``read()`` the objects a write addresses by a slug, with those objects locked.
 
@@ -246,7 +287,7 @@ def read_locked(
         wanted = {str(uuid) for uuid in uuids(found)} - held
         if not wanted:
             return found
-        lock_objects(connection, table, wanted, shared=shared)
+        lock_objects(connection, table, wanted)
         held |= wanted
         found = read()
     raise storage.Contention(f"{table.name} kept changing while being locked")
@@ -275,9 +316,11 @@ def colliding_project_slugs(
 
 
 def default_activity_uuid(connection: Connection, slug: str | None) -> str | None:
-    """The uuid of the current activity a project names as its default (409 when unknown)."""
+    """The uuid of the current activity a project names as its default (409 when unknown), held
+    until the write commits so it cannot be deleted under the project."""
     if slug is None:
         return None
+    hold_slugs(connection, activity_slugs=[slug], shared=True)
     activity = current_activities(connection, [slug]).get(slug)
     if activity is None:
         raise errors.invalid_foreign_key("project", "activity")

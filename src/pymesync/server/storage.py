@@ -259,8 +259,12 @@ def _note_read_only_session(dbapi_connection: Any, record: Any) -> None:
         record.info[_READ_ONLY_SESSION] = True
 
 
-_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
-_LOCK_SHARED = sa.text("SELECT pg_advisory_xact_lock_shared(:key)")
+# One statement for any number of keys: unnest yields them in the array's (sorted) order, and the
+# lock function runs once per key in that order.
+_LOCK = sa.text("SELECT count(pg_advisory_xact_lock(key)) FROM unnest(CAST(:keys AS bigint[])) AS key")
+_LOCK_SHARED = sa.text(
+    "SELECT count(pg_advisory_xact_lock_shared(key)) FROM unnest(CAST(:keys AS bigint[])) AS key"
+)
 
 
 def takes_locks(connection: Connection) -> bool:
@@ -274,14 +278,13 @@ def lock(connection: Connection, *keys: str, shared: bool = False) -> None:
     PostgreSQL advisory locks belong to the database, so they also order writers in other
     worker processes and on other hosts. Statements after this one see everything the previous
     holder committed (READ COMMITTED takes a fresh snapshot per statement). Keys are taken in
-    sorted order so two writers of the same keys cannot deadlock. A no-op on SQLite, where a
+    one order (their sorted ids) so two writers of the same keys cannot deadlock. A no-op on SQLite, where a
     write transaction holds the database's one write lock from its start (BEGIN IMMEDIATE).
     """
-    if not takes_locks(connection):
+    if not keys or not takes_locks(connection):
         return
-    statement = _LOCK_SHARED if shared else _LOCK
-    for key in sorted(set(keys)):
-        connection.execute(statement, {"key": _lock_id(key)})
+    ids = sorted({_lock_id(key) for key in keys})
+    connection.execute(_LOCK_SHARED if shared else _LOCK, {"keys": ids})
 
 
 def _lock_id(key: str) -> int:

@@ -162,7 +162,7 @@ def update_activity(context: Context) -> Response:
             connection,
             activities,
             names=[] if new_name is None else [new_name],
-            slugs=[] if new_slug is None else [new_slug],
+            slugs=[] if new_slug is None else [new_slug, slug],
         )
         if new_slug is not None and queries.activity_slug_taken(connection, new_slug):
             raise errors.slugs_exist([new_slug])
@@ -186,10 +186,12 @@ def delete_activity(context: Context) -> Response:
         require_site_manager(caller, "delete activities")
         if not validation.is_slug(slug):
             raise errors.invalid_identifier("slug", slug)
+        queries.hold_slugs(connection, activity_slugs=[slug])
         current = _current_locked(connection, slug)
         if current is None:
             raise errors.not_found("slug")
         preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
+        queries.hold_projects_defaulting_to(connection, str(current.uuid))
         in_use = (
             sa.select(times.c.id)
             .join(timesactivities, timesactivities.c.time == times.c.id)

@@ -135,6 +135,14 @@ def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
     )
 
 
+def _hold_own_slugs(connection: Connection, project: Row[Any]) -> None:
+    """Hold the slugs of a project that gives them up or changes what they guard (a change of
+    slugs or of the default activity, a delete), so a time being written through one of them
+    commits first and is seen by the checks that follow."""
+    held = connection.execute(sa.select(projectslugs.c.name).where(projectslugs.c.project == project.id))
+    queries.hold_slugs(connection, project_slugs=list(held.scalars()))
+
+
 def get_project(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine) as connection:
@@ -261,6 +269,8 @@ def update_project(context: Context) -> Response:
         current = _current_locked(connection, slug)
         if current is None or current.deleted_at is not None:
             raise errors.not_found(KIND)
+        if "slugs" in fields or "default_activity" in fields:
+            _hold_own_slugs(connection, current)
         uuid = str(current.uuid)
         if not caller.manages_site:
             role = queries.project_role(connection, caller.id, uuid)
@@ -317,6 +327,7 @@ def delete_project(context: Context) -> Response:
         if current is None:
             raise errors.not_found("slug")
         preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
+        _hold_own_slugs(connection, current)
         uuid = str(current.uuid)
         in_use = sa.select(times.c.id).where(
             times.c.project == uuid, times.c.newest.is_(True), times.c.deleted_at.is_(None)

@@ -494,25 +494,30 @@ def _check_new_time(fields: dict[str, Any]) -> int:
     return date_worked
 
 
-def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
-    """Current row ids of these activities, held against deletion; 409 when any slug is unknown."""
-    found = queries.read_locked(
+def _hold_references(connection: Connection, project: str | None, activity_slugs: list[str] | None) -> None:
+    """Hold, shared, the slugs of the project and activities a write names, before reading them:
+    whoever deletes them or moves their slugs waits until this write commits."""
+    queries.hold_slugs(
         connection,
-        activities,
-        lambda: queries.current_activities(connection, slugs),
-        lambda rows: [row.uuid for row in rows.values()],
+        project_slugs=[] if project is None else [project],
+        activity_slugs=activity_slugs or [],
         shared=True,
     )
+
+
+def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
+    """Current row ids of these (held) activities; 409 when any slug is unknown."""
+    found = queries.current_activities(connection, slugs)
     if len(found) != len(set(slugs)):
         raise errors.invalid_foreign_key(KIND, "activities")
     return sorted({row.id for row in found.values()})
 
 
 def _default_activity_ids(connection: Connection, project: Row[Any]) -> list[int]:
+    """The project's default activity, read under the project's held slug: whoever deletes the
+    activity or changes the default holds that slug exclusively (see ``hold_slugs``)."""
     if project.default_activity is not None:
-        default = str(project.default_activity)
-        queries.lock_objects(connection, activities, [default], shared=True)
-        activity = queries.newest_row(connection, activities, default)
+        activity = queries.newest_row(connection, activities, str(project.default_activity))
         if activity is not None and activity.deleted_at is None and activity.slug is not None:
             return [activity.id]
     raise errors.missing_field(KIND, "activities")
@@ -527,12 +532,8 @@ def _require_member(connection: Connection, caller: auth.Caller, project_uuid: s
 
 
 def _project(connection: Connection, slug: str) -> Row[Any]:
-    """The current project with this slug, held against deletion; 409 when there is none."""
-
-    def read() -> Row[Any] | None:
-        return queries.project_by_slug(connection, slug) if validation.is_slug(slug) else None
-
-    project = queries.read_locked(connection, projects, read, queries.row_uuid, shared=True)
+    """The current project with this (held) slug; 409 when there is none."""
+    project = queries.project_by_slug(connection, slug) if validation.is_slug(slug) else None
     if project is None or project.deleted_at is not None:
         raise errors.invalid_foreign_key(KIND, "project")
     return project
@@ -555,8 +556,9 @@ def create_time(context: Context) -> Response:
         date_worked = _check_new_time(fields)
         if fields["user"] != caller.username:
             raise errors.not_authorized(caller.username, f"create time entries for {fields['user']}")
-        project = _project(connection, fields["project"])
         requested = fields.get("activities") or []
+        _hold_references(connection, fields["project"], requested)
+        project = _project(connection, fields["project"])
         activity_ids = (
             _activity_ids(connection, requested) if requested else _default_activity_ids(connection, project)
         )
@@ -658,6 +660,7 @@ def update_time(context: Context) -> Response:
             if owner != caller.id and not caller.site_admin:
                 raise errors.not_authorized(caller.username, f"create time entries for {fields['user']}")
             changes["user"] = owner
+        _hold_references(connection, fields.get("project"), fields.get("activities"))
         if "project" in fields:
             project = _project(connection, fields["project"])
             if str(project.uuid) != str(current.project):
