@@ -283,6 +283,21 @@ def test_project_updates_and_membership_changes_are_all_kept(deployment: Deploym
     assert len(final["users"]) == 1
 
 
+def _assert_delete_won_or_was_refused(
+    deployment: Deployment, answers: Sequence[Response], live: sa.Select[Any]
+) -> None:
+    """The last answer is a delete that raced the new entries before it: either it won and no
+    entry was stored on what it deleted, or it was refused (405) and every stored entry is live."""
+    created = [answer for answer in answers[:-1] if answer.status == 200]
+    with deployment.engine.connect() as connection:
+        live_entries = connection.execute(live).scalar()
+    if answers[-1].status == 200:
+        assert live_entries == 0 and not created
+    else:
+        assert answers[-1].status == 405
+        assert live_entries == len(created) > 0
+
+
 def test_deletes_race_updates_and_new_entries(deployment: Deployment, admin: str) -> None:
     """A project deleted while entries are logged to it: either the delete loses (405) or no live
     entry is left on it; a time deleted while updated keeps one newest row."""
@@ -301,18 +316,11 @@ def test_deletes_race_updates_and_new_entries(deployment: Deployment, admin: str
     calls.append(lambda api: api.delete(f"/projects/{slug}", admin))
     answers = _at_once(deployment, calls)
     _no_server_errors(answers)
-    created = [answer.json["uuid"] for answer in answers[:-1] if answer.status == 200]
     times = schema.times
     live = sa.select(sa.func.count()).where(
         times.c.project == project_uuid, times.c.newest.is_(True), times.c.deleted_at.is_(None)
     )
-    with deployment.engine.connect() as connection:
-        live_entries = connection.execute(live).scalar()
-    if answers[-1].status == 200:
-        assert live_entries == 0 and not created
-    else:
-        assert answers[-1].status == 405
-        assert live_entries == len(created) > 0
+    _assert_delete_won_or_was_refused(deployment, answers, live)
 
 
 @pytest.mark.parametrize("named", [True, False], ids=["named", "project-default"])
@@ -333,7 +341,6 @@ def test_activity_delete_races_new_entries(deployment: Deployment, admin: str, n
     calls.append(lambda api: api.delete(f"/activities/{activity}", admin))
     answers = _at_once(deployment, calls)
     _no_server_errors(answers)
-    created = [answer.json["uuid"] for answer in answers[:-1] if answer.status == 200]
     times, links, activities = schema.times, schema.timesactivities, schema.activities
     live = (
         sa.select(sa.func.count())
@@ -344,13 +351,7 @@ def test_activity_delete_races_new_entries(deployment: Deployment, admin: str, n
         )
         .where(activities.c.uuid == activity_uuid, times.c.newest.is_(True), times.c.deleted_at.is_(None))
     )
-    with deployment.engine.connect() as connection:
-        live_entries = connection.execute(live).scalar()
-    if answers[-1].status == 200:
-        assert live_entries == 0 and not created
-    else:
-        assert answers[-1].status == 405
-        assert live_entries == len(created) > 0
+    _assert_delete_won_or_was_refused(deployment, answers, live)
 
 
 def test_a_project_gives_up_a_slug_then_is_deleted_while_entries_name_the_slug(
