@@ -40,6 +40,8 @@ def admin_page(page: Page, *, error: str = "", status: int = 200) -> Response:
     me = page.me
     projects = managed_projects(page)
     if not me.manages_site and not projects:
+        if error:  # a forged form post: the API's refusal, as the API said it
+            raise Refused(status, error)
         raise Refused(403, "Only site managers and the managers of a project may open the admin page.")
     activities = page.api(activities_route.list_activities)
     users = page.api(users_route.list_users) if me.manages_site else []
@@ -87,6 +89,8 @@ def project_page(page: Page, slug: str = "", *, error: str = "", status: int = 2
     except ApiError as problem:
         raise Refused(problem.status, problem.text) from None
     if not auth.may_manage_project(page.me, (project.get("users") or {}).get(page.me.username)):
+        if error:  # a forged form post: the API's refusal, as the API said it
+            raise Refused(status, error)
         raise Refused(403, f"Only the managers of {project['name']} and site managers may change it.")
     return page.render(
         "project.html",

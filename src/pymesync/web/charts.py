@@ -114,5 +114,5 @@ def render(series: Series, *, stacked: bool) -> bytes:
     chart.x_labels = list(series.labels)
     for name, values in series.values.items():
         chart.add(name, list(values))
-    svg: bytes = chart.render(is_unicode=False)
-    return svg
+    svg: str = chart.render(is_unicode=True)
+    return svg.encode("utf-8")
