@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pymesync.server.testing import serve
-from server.helpers import ADMIN, PASSWORD
+from server.helpers import PASSWORD
 
 from .client import WebClient
 from .conftest import Site
