@@ -24,8 +24,9 @@ FLAGS = ("site_admin", "site_manager", "site_spectator", "active")
 def managed_projects(page: Page) -> list[dict[str, Any]]:
     """The projects the caller may change, by the API's rule (:func:`auth.may_manage_project`)."""
     me = page.me
-    listed = page.api(projects_route.list_projects, query={} if me.manages_site else {"user": me.username})
-    return [p for p in listed if auth.may_manage_project(me, (p.get("users") or {}).get(me.username))]
+    return [
+        p for p in page.projects() if auth.may_manage_project(me, (p.get("users") or {}).get(me.username))
+    ]
 
 
 def may_open(page: Page) -> bool:

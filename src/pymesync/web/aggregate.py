@@ -69,20 +69,65 @@ def _columns(by: Sequence[str]) -> dict[str, Any]:
     return needed
 
 
-def _totals(connection: Connection, conditions: list[Any]) -> tuple[int, int]:
-    query = sa.select(sa.func.coalesce(sa.func.sum(times.c.duration), 0), sa.func.count()).where(*conditions)
-    seconds, count = connection.execute(query).one()
-    return int(seconds), int(count)
+class Sums:
+    """The durations of the times matching some conditions, summed in the database once at the
+    finest grain a page needs (its keys), so that every summary and pivot of the page is folded
+    from these few rows: one scan for the entries, a second for their activities if needed."""
+
+    def __init__(self, connection: Connection, conditions: list[Any], keys: Sequence[str]) -> None:
+        wanted = set(keys)
+        self.base = _grouped(connection, conditions, sorted(wanted - {"activity"}))
+        self.tagged = _grouped(connection, conditions, sorted(wanted)) if "activity" in wanted else None
+        self.total_seconds = sum(row[-2] for row in self.base.rows)
+        self.entries = sum(row[-1] for row in self.base.rows)
+
+    def summarize(self, by: Sequence[str]) -> reports.Summary:
+        """:func:`reports.summarize` of these times."""
+        keys = tuple(by)
+        grouped = self.tagged if "activity" in keys else self.base
+        if grouped is None:
+            raise ValueError("these sums were not read with the activity key")
+        sums: dict[tuple[GroupValue, ...], list[int]] = {}
+        for row in grouped.rows:
+            group = tuple(grouped.value(row, key) for key in keys)
+            entry = sums.setdefault(group, [0, 0])
+            entry[0] += row[-2]
+            entry[1] += row[-1]
+        return reports.summary_of(keys, sums, self.total_seconds, self.entries)
+
+    def pivot(self, rows: str, columns: str) -> reports.Pivot:
+        """:func:`reports.pivot` of these times."""
+        return reports.pivot_of(
+            self.summarize((rows, columns)), self.summarize((rows,)), self.summarize((columns,))
+        )
 
 
-def summarize(
-    connection: Connection, conditions: list[Any], by: Sequence[str], *, totals: tuple[int, int] | None = None
-) -> reports.Summary:
-    """:func:`reports.summarize` of the times matching ``conditions`` (on ``times``), in SQL."""
-    keys = tuple(by)
+class _Grouped:
+    """Rows of (the needed columns..., seconds, entries) and how to read a grouping key from one."""
+
+    def __init__(self, names: list[str], rows: list[tuple[Any, ...]], first_slugs: dict[str, str]) -> None:
+        self.names, self.rows, self.first_slugs = names, rows, first_slugs
+        self.days: dict[int, datetime.date] = {}
+
+    def value(self, row: tuple[Any, ...], key: str) -> GroupValue:
+        if key == "project":
+            return self.first_slugs.get(str(row[self.names.index("project")]))
+        if key in _DAY_KEYS:
+            ms = row[self.names.index("day")]
+            day = self.days.get(ms)
+            if day is None:
+                day = self.days[ms] = _day(ms)
+            return _FROM_DAY[key](day)
+        value: GroupValue = row[self.names.index(key)]
+        return value
+
+
+def _grouped(connection: Connection, conditions: list[Any], keys: Sequence[str]) -> _Grouped:
     needed = _columns(keys)
     names = list(needed)
-    source: Any = times.join(users, users.c.id == times.c.user)
+    source: Any = times
+    if "user" in needed:
+        source = source.join(users, users.c.id == times.c.user)
     if "activity" in needed:
         source = source.outerjoin(_TIME_ACTIVITIES, _TIME_ACTIVITIES.c.time == times.c.id)
     query = (
@@ -91,39 +136,19 @@ def summarize(
         .where(*conditions)
         .group_by(*needed.values())
     )
-    rows = connection.execute(query).all()
+    rows = [(*row[:-2], int(row[-2] or 0), int(row[-1])) for row in connection.execute(query)]
     first_slugs: dict[str, str] = {}
     if "project" in needed:
         uuids = {str(row[names.index("project")]) for row in rows}
         first_slugs = {uuid: slugs[0] for uuid, slugs in queries.project_slugs(connection, uuids).items()}
-    days: dict[int, datetime.date] = {}
-    sums: dict[tuple[GroupValue, ...], list[int]] = {}
-    for row in rows:
-        found = dict(zip(names, row, strict=False))
-        group: list[GroupValue] = []
-        for key in keys:
-            if key == "project":
-                group.append(first_slugs.get(str(found["project"])))
-            elif key in _DAY_KEYS:
-                ms = found["day"]
-                day = days.get(ms)
-                if day is None:
-                    day = days[ms] = _day(ms)
-                group.append(_FROM_DAY[key](day))
-            else:
-                group.append(found[key])
-        entry = sums.setdefault(tuple(group), [0, 0])
-        entry[0] += int(row[-2])
-        entry[1] += int(row[-1])
-    seconds, count = totals if totals is not None else _totals(connection, conditions)
-    return reports.summary_of(keys, sums, seconds, count)
+    return _Grouped(names, rows, first_slugs)
+
+
+def summarize(connection: Connection, conditions: list[Any], by: Sequence[str]) -> reports.Summary:
+    """:func:`reports.summarize` of the times matching ``conditions`` (on ``times``), in SQL."""
+    return Sums(connection, conditions, by).summarize(by)
 
 
 def pivot(connection: Connection, conditions: list[Any], rows: str, columns: str) -> reports.Pivot:
     """:func:`reports.pivot` of the times matching ``conditions``, in SQL."""
-    totals = _totals(connection, conditions)
-    return reports.pivot_of(
-        summarize(connection, conditions, (rows, columns), totals=totals),
-        summarize(connection, conditions, (rows,), totals=totals),
-        summarize(connection, conditions, (columns,), totals=totals),
-    )
+    return Sums(connection, conditions, (rows, columns)).pivot(rows, columns)

@@ -82,6 +82,7 @@ class Page:
     form: Mapping[str, str]
     form_lists: Mapping[str, list[str]]
     flash: str = ""
+    _projects: list[dict[str, Any]] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def params(self) -> Mapping[str, str]:
@@ -100,6 +101,18 @@ class Page:
     def api(self, handler: Handler, **arguments: Any) -> Any:
         """Call an API handler as the signed-in user (see :func:`api.call`)."""
         return api.call(self.config, self.me.username, handler, **arguments)
+
+    def projects(self) -> list[dict[str, Any]]:
+        """GET /projects as the caller: every project for site managers, else those they hold a role
+        in. Read once per request (the nav, the log form and the admin page all ask)."""
+        if self._projects is None:
+            from pymesync.server.routes import projects
+
+            me = self.me
+            self._projects = self.api(
+                projects.list_projects, query={} if me.manages_site else {"user": me.username}
+            )
+        return self._projects
 
     def may_admin(self) -> bool:
         """Whether the Admin link is shown: the caller manages the site or one of its projects."""

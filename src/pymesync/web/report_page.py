@@ -66,8 +66,9 @@ def report_page(page: Page) -> Response:
     chosen, choice = _read(page)
     with storage.transaction(page.config.engine) as connection:
         conditions = filters.conditions(connection, page.me, chosen)
-        summary = aggregate.summarize(connection, conditions, choice.by)
-        grid = aggregate.pivot(connection, conditions, choice.rows, choice.columns)
+        sums = aggregate.Sums(connection, conditions, (*choice.by, choice.rows, choice.columns))
+    summary = sums.summarize(choice.by)
+    grid = sums.pivot(choice.rows, choice.columns)
     query = {**chosen.query(), "by": choice.by[0], "then": choice.by[1] if len(choice.by) > 1 else ""}
     query.update(rows=choice.rows, columns=choice.columns, totals=choice.totals_by)
     query = {name: value for name, value in query.items() if value}

@@ -12,7 +12,6 @@ from pymesync import _duration, _periods
 from pymesync.server import auth, storage
 from pymesync.server.errors import ApiError
 from pymesync.server.routes import activities as activities_route
-from pymesync.server.routes import projects as projects_route
 from pymesync.server.routes import times as times_route
 from pymesync.server.routes import users as users_route
 from pymesync.web import aggregate
@@ -56,12 +55,7 @@ def _target_seconds(meta: dict[str, Any] | None) -> int:
 def loggable_projects(page: Page) -> list[dict[str, Any]]:
     """The projects the caller may log time in, by the API's own rule (:func:`auth.may_log_time_in`)."""
     me = page.me
-    listed = page.api(projects_route.list_projects, query={} if me.site_admin else {"user": me.username})
-    return [
-        project
-        for project in listed
-        if auth.may_log_time_in(me, (project.get("users") or {}).get(me.username))
-    ]
+    return [p for p in page.projects() if auth.may_log_time_in(me, (p.get("users") or {}).get(me.username))]
 
 
 def log_form_choices(page: Page, project: str = "", chosen: list[str] | None = None) -> dict[str, Any]:
