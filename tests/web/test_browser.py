@@ -172,6 +172,14 @@ PAGES = (
 )
 
 
+#: The fields of a page that have neither a <label> nor an aria-label.
+UNLABELLED = """
+[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(field => field.labels.length === 0 && !field.getAttribute('aria-label'))
+  .map(field => field.outerHTML.slice(0, 80))
+"""
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_screenshots_of_every_page(site: Site, browser: Any, width: str) -> None:
     root = site.server.root_url
@@ -182,6 +190,8 @@ def test_screenshots_of_every_page(site: Site, browser: Any, width: str) -> None
                 _sign_in(page, root, *ADMIN)
             page.goto(root + path.format(m2=site.world.times["m2"]["uuid"]))
             page.wait_for_load_state("networkidle")
+            unlabelled = page.evaluate(UNLABELLED)
+            assert unlabelled == [], (name, unlabelled)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             _shot(page, f"{name}-{width}")
             assert overflow <= 1, (name, width, overflow)  # wide tables scroll inside their box

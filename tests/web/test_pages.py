@@ -520,7 +520,10 @@ def test_static_files_are_served(site: Site) -> None:
         assert page.status == 200 and kind in page.headers["content-type"], path
 
 
-@pytest.mark.parametrize("path", ["/times/not-a-uuid", "/admin/projects/nope"])
+@pytest.mark.parametrize(
+    "path",
+    ["/times/not-a-uuid", "/admin/projects/nope", "/reports/chart/pie.svg", "/times/export.xml", "/?week=x"],
+)
 def test_unknown_objects_are_a_page_not_a_crash(site: Site, path: str) -> None:
     page = site.signed_in("admin").get(path)
     assert page.status in (400, 404) and page.messages()

@@ -21,6 +21,7 @@ from pymesync.server.routes import times as times_route
 from pymesync.server.routes import users as users_route
 from pymesync.web import filters
 from pymesync.web.page import PAGE_HEADERS, Page, Refused, redirect
+from pymesync.web.week import log_form_choices
 
 times = times_route.times
 PAGE_SIZE = 50
@@ -124,8 +125,6 @@ def entry_page(page: Page, uuid: str = "", *, error: str = "", status: int = 200
     uuid = uuid or page.request.path_params["uuid"]
     entry = _entry(page, uuid)
     entry["may"] = may_change(page.me, _owner_id(page, entry["user"]))
-    from pymesync.web.week import log_form_choices
-
     form = dict(page.form) if error else {}
     return page.render(
         "entry.html",
@@ -199,6 +198,8 @@ def _export_rows(page: Page, chosen: filters.Filter) -> Iterator[list[dict[str, 
 def export(page: Page) -> Response:
     chosen = _filter(page)
     kind = page.request.path_params["kind"]
+    if kind not in ("csv", "json"):
+        raise Refused(404, "Entries are exported as .csv or .json.")
     name = f"times-{chosen.period.start}-{chosen.period.end}.{kind}"
     batches = _export_rows(page, chosen)
     headers = {**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}

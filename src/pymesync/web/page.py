@@ -120,10 +120,8 @@ class Page:
 
         return self.caller is not None and admin.may_open(self)
 
-    def render(
-        self, template: str, status: int = 200, *, block: str | None = None, **values: Any
-    ) -> Response:
-        """The whole page, or only ``block`` when htmx asked for that block (``HX-Target``)."""
+    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        """The page: the same whole page for a browser and for htmx (which swaps in its body)."""
         values.update(
             page=self,
             caller=self.caller,
@@ -131,13 +129,7 @@ class Page:
             flash=self.flash,
             request_path=self.request.url.path,
         )
-        compiled = ENVIRONMENT.get_template(template)
-        target = self.request.headers.get("hx-target")
-        if block is not None and target == block and self.request.headers.get("hx-request") == "true":
-            context = compiled.new_context(values)
-            html = "".join(compiled.blocks[block](context))
-        else:
-            html = compiled.render(values)
+        html = ENVIRONMENT.get_template(template).render(values)
         return HTMLResponse(html, status, headers=PAGE_HEADERS)
 
 

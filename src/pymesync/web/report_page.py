@@ -86,8 +86,10 @@ def report_page(page: Page) -> Response:
 
 
 def chart(page: Page) -> Response:
-    chosen, choice = _read(page)
     kind = page.request.path_params["kind"]
+    if kind not in ("days", "totals"):
+        raise Refused(404, "The charts are days.svg and totals.svg.")
+    chosen, choice = _read(page)
     with storage.transaction(page.config.engine) as connection:
         conditions = filters.conditions(connection, page.me, chosen)
         if kind == "days":

@@ -121,12 +121,9 @@ def is_https(request: Request, config: Config) -> bool:
     return proto.split(",")[-1].strip().lower() == "https"
 
 
-def store(response: Response, request: Request, config: Config, session: Session | None) -> None:
-    """Set (or, for None, clear) the cookie: HttpOnly, SameSite=Lax, Secure over HTTPS."""
+def store(response: Response, request: Request, config: Config, session: Session) -> None:
+    """Set the cookie: HttpOnly, SameSite=Lax, Secure over HTTPS (signing out stores an anonymous one)."""
     secure = is_https(request, config)
-    if session is None:
-        response.delete_cookie(COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
-        return
     response.set_cookie(
         COOKIE,
         encode(config, session),
