@@ -5,6 +5,7 @@ screenshots of every page at desktop and phone widths in ``tests/web/artifacts/`
 
 from __future__ import annotations
 
+import datetime
 import re
 import shutil
 from collections.abc import Iterator
@@ -164,13 +165,30 @@ def test_the_project_choice_fills_in_its_default_activity(site: Site, browser: A
 
 PAGES = (
     ("signin", "/signin"),
-    ("week", "/?week=2015-04-20"),
+    ("week", "/"),
     ("times", "/times?period=all"),
     ("entry", "/times/{m2}"),
-    ("reports", "/reports?start=2015-04-01&end=2015-04-30&by=project&then=activity"),
+    ("reports", "/reports?period=month&by=project&then=activity&rows=day&columns=project"),
     ("admin", "/admin"),
     ("project", "/admin/projects/gwm"),
 )
+
+
+def _fill_this_week(site: Site) -> None:
+    """A week worth showing: the admin's entries on three projects and a 20-hour target."""
+    api, token = site.api, site.world.token("admin")
+    monday = datetime.date.today() - datetime.timedelta(days=datetime.date.today().weekday())
+    for day, project, minutes, tags in (
+        (0, "gwm", 150, ["dev"]),
+        (0, "pgd", 60, ["qa"]),
+        (1, "gwm", 240, ["dev", "docs"]),
+        (2, "pgd", 90, ["qa"]),
+        (3, "gwm", 45, ["docs"]),
+        (4, "gwm", 300, ["dev"]),
+    ):
+        date = (monday + datetime.timedelta(days=day)).isoformat()
+        api.create_time(token, "admin", project, duration=60 * minutes, activities=tags, date_worked=date)
+    api.ok(api.post("/users/admin", {"meta": '{"weekly_target_hours": 20}'}, token))
 
 
 #: The fields of a page that have neither a <label> nor an aria-label.
@@ -184,6 +202,7 @@ UNLABELLED = """
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_screenshots_of_every_page(site: Site, browser: Any, width: str) -> None:
     root = site.server.root_url
+    _fill_this_week(site)
     context, page, problems = _new_page(browser, javascript=True, width=width)
     try:
         for name, path in PAGES:
