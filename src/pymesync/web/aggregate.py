@@ -87,10 +87,13 @@ class Sums:
         grouped = self.tagged if "activity" in keys else self.base
         if grouped is None:
             raise ValueError("these sums were not read with the activity key")
+        readers = [grouped.reader(key) for key in keys]
         sums: dict[tuple[GroupValue, ...], list[int]] = {}
         for row in grouped.rows:
-            group = tuple(grouped.value(row, key) for key in keys)
-            entry = sums.setdefault(group, [0, 0])
+            group = tuple([read(row) for read in readers])
+            entry = sums.get(group)
+            if entry is None:
+                entry = sums[group] = [0, 0]
             entry[0] += row[-2]
             entry[1] += row[-1]
         return reports.summary_of(keys, sums, self.total_seconds, self.entries)
@@ -107,19 +110,31 @@ class _Grouped:
 
     def __init__(self, names: list[str], rows: list[tuple[Any, ...]], first_slugs: dict[str, str]) -> None:
         self.names, self.rows, self.first_slugs = names, rows, first_slugs
-        self.days: dict[int, datetime.date] = {}
 
-    def value(self, row: tuple[Any, ...], key: str) -> GroupValue:
-        if key == "project":
-            return self.first_slugs.get(str(row[self.names.index("project")]))
-        if key in _DAY_KEYS:
-            ms = row[self.names.index("day")]
-            day = self.days.get(ms)
-            if day is None:
-                day = self.days[ms] = _day(ms)
-            return _FROM_DAY[key](day)
-        value: GroupValue = row[self.names.index(key)]
-        return value
+    def reader(self, key: str) -> Callable[[tuple[Any, ...]], GroupValue]:
+        """How to read ``key``'s group value from a row; each distinct stored value is converted once."""
+        if key not in ("project", *_DAY_KEYS):
+            plain = self.names.index(key)
+
+            def read_plain(row: tuple[Any, ...]) -> GroupValue:
+                value: GroupValue = row[plain]
+                return value
+
+            return read_plain
+        column = self.names.index("project" if key == "project" else "day")
+        from_day = _FROM_DAY.get(key)
+        seen: dict[Any, GroupValue] = {}
+
+        def read(row: tuple[Any, ...]) -> GroupValue:
+            stored = row[column]
+            if stored not in seen:
+                if from_day is None:
+                    seen[stored] = self.first_slugs.get(str(stored))
+                else:
+                    seen[stored] = from_day(_day(stored))
+            return seen[stored]
+
+        return read
 
 
 def _grouped(connection: Connection, conditions: list[Any], keys: Sequence[str]) -> _Grouped:
