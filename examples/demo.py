@@ -2,7 +2,8 @@
 
 Starts our own server on a free loopback port with a fresh SQLite database, then uses the legacy
 ``TimeSync`` interface (what pymesync 0.2 programs call) and the pythonic ``Client`` side by side, and
-ends with a weekly report and the ``timesync`` command line. Run it with ``bash scripts/demo.sh``.
+ends with a weekly report, the ``timesync`` command line and the address of the web page (served until
+Ctrl-C when run from a terminal). Run it with ``bash scripts/demo.sh``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import pymesync
 from pymesync.server.testing import serve
@@ -116,6 +118,14 @@ def main() -> None:
         legacy_tour(server.base_url)
         client_tour(server.base_url)
         cli_tour(server.base_url)
+        print(f"\n== the web page ==\nWeb page: {server.root_url}/  (sign in as admin, password adminpass)")
+        if sys.stdin.isatty():  # a person is watching: keep serving until they are done
+            print("Press Ctrl-C to stop the server.", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ need slapd slapd ldap-utils               # tests/server/test_api_ldap.py: a rea
 need tmux tmux                            # tests/cli/test_end_to_end.py: what a terminal shows
 need sqlite3 sqlite3                      # tests/server/test_backup.py: the documented backup command
 need nginx nginx                          # tests/server/test_deployment_docs.py: the documented proxy
+need chromium chromium                    # tests/web/test_browser.py: the web page in a real browser
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} from Debian packages..."
     policy_added=

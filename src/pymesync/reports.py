@@ -19,12 +19,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
 from pymesync.models import Time
 
-__all__ = ["GROUPS", "NestedRow", "Pivot", "Summary", "SummaryRow", "nest", "pivot", "summarize"]
+__all__ = [
+    "GROUPS",
+    "NestedRow",
+    "Pivot",
+    "Summary",
+    "SummaryRow",
+    "nest",
+    "pivot",
+    "pivot_of",
+    "summarize",
+    "summary_of",
+]
 
 GroupValue = str | datetime.date | None
 
@@ -117,11 +128,22 @@ def summarize(entries: Iterable[Time], by: Sequence[str] = ("project",)) -> Summ
             sums = totals.setdefault(group, [0, 0])
             sums[0] += entry.duration
             sums[1] += 1
+    return summary_of(keys, totals, total_seconds, count)
+
+
+def summary_of(
+    by: tuple[str, ...],
+    totals: Mapping[tuple[GroupValue, ...], Sequence[int]],
+    total_seconds: int,
+    entries: int,
+) -> Summary:
+    """The :class:`Summary` of ``[seconds, entries]`` per group, sorted as :func:`summarize` sorts: for
+    totals summed elsewhere (the web page sums them in the database)."""
     rows = tuple(
-        SummaryRow(group, seconds, n)
-        for group, (seconds, n) in sorted(totals.items(), key=lambda kv: _sort_key(kv[0]))
+        SummaryRow(group, sums[0], sums[1])
+        for group, sums in sorted(totals.items(), key=lambda kv: _sort_key(kv[0]))
     )
-    return Summary(keys, rows, total_seconds, count)
+    return Summary(by, rows, total_seconds, entries)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,11 +202,14 @@ def pivot(entries: Iterable[Time], rows: str, columns: str) -> Pivot:
     """
     items = list(entries)
     grid = summarize(items, (rows, columns))
-    row_sums = summarize(items, (rows,))
-    column_sums = summarize(items, (columns,))
+    return pivot_of(grid, summarize(items, (rows,)), summarize(items, (columns,)))
+
+
+def pivot_of(grid: Summary, row_sums: Summary, column_sums: Summary) -> Pivot:
+    """The :class:`Pivot` of a two-key summary and the summaries of each key alone."""
     return Pivot(
-        rows,
-        columns,
+        grid.by[0],
+        grid.by[1],
         tuple(row.group[0] for row in row_sums.rows),
         tuple(row.group[0] for row in column_sums.rows),
         {(row.group[0], row.group[1]): row.seconds for row in grid.rows},

@@ -28,7 +28,7 @@ def test_base_url_is_a_404_page_naming_the_request(start_server: Callable[..., A
         ("PATCH", "/v0/projects"),
         ("DELETE", "/v1/times"),
         ("GET", "/v2/times"),
-        ("GET", "/times"),
+        ("GET", "/timesheets"),
     ],
 )
 def test_unknown_routes_and_methods_get_the_cannot_page(shared_api: Api, method: str, path: str) -> None:
@@ -37,6 +37,17 @@ def test_unknown_routes_and_methods_get_the_cannot_page(shared_api: Api, method:
     resp = api.raw(method, path, body)
     assert resp.status == 404
     assert f"Cannot {method} {path}".encode() in resp.body
+
+
+def test_unversioned_resource_paths_are_the_cannot_page_without_the_web_page(
+    start_server: Callable[..., Api],
+) -> None:
+    """As the reference answers them; with the web page on (the default), ``/times`` is its Times page."""
+    api = start_server(web=False)
+    for path in ("/times", "/projects", "/"):
+        resp = api.raw("GET", path)
+        assert resp.status == 404
+        assert f"Cannot GET {path}".encode() in resp.body
 
 
 def test_both_versions_serve_the_same_data(shared_world: World) -> None:

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from pymesync.server import auth, ldap, storage, throttle
 from pymesync.server.auth import DEFAULT_TOKEN_LIFETIME
@@ -30,6 +30,8 @@ ENV_CORS_ORIGINS = "TIMESYNC_CORS_ORIGINS"
 #: ``0`` turns off our extensions for offline clients (ETags, If-Match, the changes feed).
 ENV_SYNC_EXTENSIONS = "TIMESYNC_SYNC_EXTENSIONS"
 ENV_CHANGES_RETENTION_DAYS = "TIMESYNC_CHANGES_RETENTION_DAYS"
+#: ``0`` turns off the web page at ``/`` (the API stays).
+ENV_WEB = "TIMESYNC_WEB"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -216,13 +218,14 @@ def create_app(
     ldap_settings: ldap.LdapSettings | None = None,
     login_throttle: throttle.LoginThrottle = throttle.DEFAULT,
     trusted_proxies: tuple[throttle.Network, ...] = (),
+    web: bool = True,
 ) -> Starlette:
     """Build the app for one database. The schema is created when missing and, unless
     ``secret`` is given, the token secret is read from (or first stored in) the database.
 
     Raises :class:`errors.ConfigError` for a secret shorter than 32 bytes, a malformed CORS
     origin, a minimum password length outside 1 to 72, or ``ldap`` among the auth modules
-    without ``ldap_settings``."""
+    without ``ldap_settings``. ``web`` serves the web page at ``/`` beside the API."""
     if "ldap" in auth_modules and ldap_settings is None:
         raise ConfigError("the auth module ldap needs LDAP settings")
     if secret is not None:
@@ -247,12 +250,16 @@ def create_app(
         trusted_proxies=trusted_proxies,
     )
     modules = (login, times, projects, activities, users, *((changes,) if sync_extensions else ()))
-    routes = [
+    routes: list[BaseRoute] = [
         Route(f"/{version}{path}", endpoint(config, handler), methods=methods)
         for version in API_VERSIONS
         for module in modules
         for path, methods, handler in module.ROUTES
     ]
+    if web:
+        from pymesync.web.app import web_routes  # a face of its own, loaded only when it is served
+
+        routes += web_routes(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -319,4 +326,5 @@ def create_app_from_environment() -> Starlette:
         ldap_settings=ldap_settings,
         login_throttle=login_throttle,
         trusted_proxies=trusted_proxies,
+        web=env.get(ENV_WEB, "1") != "0",
     )

@@ -89,6 +89,28 @@ def may_manage_user(caller: Caller, *, site_admin: bool, site_manager: bool) -> 
     return caller.site_admin or (caller.site_manager and not (site_admin or site_manager))
 
 
+def may_update_time(caller: Caller, owner_id: int) -> bool:
+    """Whether ``caller`` may revise a time entry of the user ``owner_id``: their own, or anyone's as
+    site admin."""
+    return owner_id == caller.id or caller.site_admin
+
+
+def may_delete_time(caller: Caller, owner_id: int) -> bool:
+    """Whether ``caller`` may delete a time entry of the user ``owner_id``: their own, or anyone's as
+    site manager or admin."""
+    return owner_id == caller.id or caller.manages_site
+
+
+def may_log_time_in(caller: Caller, role: Mapping[str, bool] | None) -> bool:
+    """Whether ``caller``, who holds ``role`` in a project (None: no role), may log time in it."""
+    return caller.site_admin or (role is not None and role["member"])
+
+
+def may_manage_project(caller: Caller, role: Mapping[str, bool] | None) -> bool:
+    """Whether ``caller``, who holds ``role`` in a project (None: no role), may change or delete it."""
+    return caller.manages_site or (role is not None and role["manager"])
+
+
 #: Shortest token signing secret accepted from the operator: HMAC-SHA512 keys below 256 bits are
 #: within reach of offline guessing from one captured token.
 MIN_SECRET_BYTES = 32

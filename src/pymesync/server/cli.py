@@ -334,7 +334,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pymesync.server import serving
-    from pymesync.server.app import ENV_CORS_ORIGINS, ENV_SYNC_EXTENSIONS
+    from pymesync.server.app import ENV_CORS_ORIGINS, ENV_SYNC_EXTENSIONS, ENV_WEB
 
     chosen = _serve_settings(args)
     engine = _engine(chosen.url)
@@ -362,7 +362,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if not args.sync_extensions:
         os.environ[ENV_SYNC_EXTENSIONS] = "0"
+    if not args.web:
+        os.environ[ENV_WEB] = "0"
     print(f"Serving TimeSync at http://{serving.bound_address(sock)}/v1 (also /v0)")
+    if os.environ.get(ENV_WEB, "1") != "0":
+        print(f"Web page: http://{serving.bound_address(sock)}/")
     print(f"Database: {describe_database(chosen.url)}")
     if not users:
         print(
@@ -696,6 +700,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="ETags, If-Match and the changes feed (off: --no-sync-extensions or TIMESYNC_SYNC_EXTENSIONS=0)",
+    )
+    serve.add_argument(
+        "--web",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the web page at / beside the API (off: --no-web or TIMESYNC_WEB=0)",
     )
     serve.add_argument(
         "--secret-file",

@@ -307,9 +307,18 @@ def _caller_for_token(context: Context, connection: Connection, token: str) -> a
     claims = auth.token_claims(token, config.secret, config.instance_name, lifetime=config.token_lifetime)
     if claims is None:
         raise errors.bad_token()
-    row = connection.execute(_CALLER_QUERY, {"subject": claims.subject}).first()
-    if row is None or (row.changed_at is not None and claims.issued_at <= row.changed_at):
+    caller = caller_signed_in(connection, claims.subject, claims.issued_at)
+    if caller is None:
         raise errors.bad_token()
+    return caller
+
+
+def caller_signed_in(connection: Connection, username: str, issued_at: float) -> auth.Caller | None:
+    """The user a credential issued at ``issued_at`` (epoch ms) signs in, unless they are deleted or
+    changed their password since then. API tokens and the web page's sessions both end here."""
+    row = connection.execute(_CALLER_QUERY, {"subject": username}).first()
+    if row is None or (row.changed_at is not None and issued_at <= row.changed_at):
+        return None
     return auth.Caller(
         id=row.id,
         username=row.username,

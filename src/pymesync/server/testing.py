@@ -77,13 +77,14 @@ def serve(
     ldap_settings: LdapSettings | None = None,
     login_throttle: LoginThrottle = DEFAULT,
     trusted_proxies: tuple[Network, ...] = (),
+    web: bool = True,
 ) -> Iterator[RunningServer]:
     """Run a TimeSync server on a free 127.0.0.1 port in a background thread (uvicorn), with a
     fresh SQLite database in a temp dir when database_url is None; create the schema and the
     admin user (site_admin, site_manager, site_spectator all true); yield; stop the server and
     remove temp files. ``secret``, ``cors_origins``, ``min_password_length``, ``sync_extensions``,
-    ``ldap_settings`` (which also enables ``auth.type: "ldap"``), ``login_throttle`` and
-    ``trusted_proxies`` are the settings of :func:`pymesync.server.app.create_app`."""
+    ``ldap_settings`` (which also enables ``auth.type: "ldap"``), ``login_throttle``,
+    ``trusted_proxies`` and ``web`` are the settings of :func:`pymesync.server.app.create_app`."""
     import uvicorn
 
     from pymesync.server.app import create_app
@@ -102,6 +103,7 @@ def serve(
         ldap_settings=ldap_settings,
         login_throttle=login_throttle,
         trusted_proxies=trusted_proxies,
+        web=web,
     )
     if admin is not None:
         engine = storage.create_engine(url)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from starlette.responses import Response
 
-from pymesync.server import errors, preconditions, queries, schema, storage, validation
+from pymesync.server import auth, errors, preconditions, queries, schema, storage, validation
 from pymesync.server.context import (
     Context,
     body_caller,
@@ -272,10 +272,9 @@ def update_project(context: Context) -> Response:
         if "slugs" in fields or "default_activity" in fields:
             _hold_own_slugs(connection, current)
         uuid = str(current.uuid)
-        if not caller.manages_site:
-            role = queries.project_role(connection, caller.id, uuid)
-            if role is None or not role["manager"]:
-                raise errors.not_authorized(caller.username, f"make changes to {current.name}")
+        role = None if caller.manages_site else queries.project_role(connection, caller.id, uuid)
+        if not auth.may_manage_project(caller, role):
+            raise errors.not_authorized(caller.username, f"make changes to {current.name}")
         preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         changes: dict[str, Any] = {}
         if "default_activity" in fields:
@@ -320,7 +319,7 @@ def delete_project(context: Context) -> Response:
         current = _current_locked(connection, slug) if validation.is_slug(slug) else None
         if not caller.manages_site:
             role = None if current is None else queries.project_role(connection, caller.id, str(current.uuid))
-            if role is None or not role["manager"]:
+            if not auth.may_manage_project(caller, role):
                 raise errors.not_authorized(caller.username, f"delete project {slug}")
         if not validation.is_slug(slug):
             raise errors.invalid_identifier("slug", slug)

@@ -527,7 +527,7 @@ def _require_member(connection: Connection, caller: auth.Caller, project_uuid: s
     if caller.site_admin:
         return
     role = queries.project_role(connection, caller.id, project_uuid)
-    if role is None or not role["member"]:
+    if not auth.may_log_time_in(caller, role):
         raise errors.not_authorized(caller.username, f"create time entries for project {slug}.")
 
 
@@ -648,7 +648,7 @@ def update_time(context: Context) -> Response:
             raise errors.not_found(KIND)
         if current.deleted_at is not None and not (RESTORE in fields and caller.site_admin):
             raise errors.not_found(KIND)
-        if current.user != caller.id and not caller.site_admin:
+        if not auth.may_update_time(caller, current.user):
             raise _refusal(connection, caller, current, f"update time {uuid}", KIND)
         preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         if current.deleted_at is not None:
@@ -689,7 +689,7 @@ def delete_time(context: Context) -> Response:
         current = _newest(connection, uuid)
         if current is None:
             raise errors.not_found("uuid")
-        if current.user != caller.id and not caller.manages_site:
+        if not auth.may_delete_time(caller, current.user):
             raise _refusal(connection, caller, current, f"delete time {uuid}", "uuid")
         preconditions.check_if_match(context, KIND, preconditions.revision_etag(current))
         if current.deleted_at is None:
