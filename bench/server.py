@@ -476,8 +476,11 @@ def throughput(backend: str, url_for: dict[str, str], trees: list[Tree], args: a
                 POST: (port, "/v1/times", post_script(directory, token)),
             }
         # POST /times last: the times it adds would lengthen the lists of later rounds
-        names = [name for name in scenarios[trees[0].name] if name != POST]
-        for phase in (names, [POST]):
+        chosen = [name for name in scenarios[trees[0].name] if any(word in name for word in args.endpoints)]
+        names = [name for name in chosen if name != POST]
+        for phase in (names, [POST] if POST in chosen else []):
+            if not phase:
+                continue
             for round_number in range(args.rounds):
                 for name in phase:
                     order = trees if round_number % 2 == 0 else trees[::-1]
@@ -556,6 +559,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000],
                         help="stored times for the per-entry cost of the full list")  # fmt: skip
+    parser.add_argument("--endpoints", nargs="*", default=[""], metavar="WORD",
+                        help="only the endpoints whose names contain one of these words")  # fmt: skip
     parser.add_argument("--floor", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--load", nargs=2, metavar=("URL", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
