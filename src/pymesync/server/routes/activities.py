@@ -16,6 +16,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    read_only,
     require_site_manager,
 )
 from pymesync.server.storage import transaction
@@ -39,6 +40,7 @@ def render(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+@read_only
 def list_activities(context: Context) -> Response:
     with transaction(context.engine) as connection:
         query_caller(context, connection)
@@ -71,6 +73,7 @@ def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
     return queries.read_locked(connection, activities, lambda: _current(connection, slug), queries.row_uuid)
 
 
+@read_only
 def get_activity(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine) as connection:

@@ -26,6 +26,7 @@ from pymesync.server.context import (
     encode_pages,
     json_response,
     query_caller,
+    read_only,
 )
 from pymesync.server.storage import transaction
 
@@ -367,6 +368,7 @@ def _remaining_pages(
             return
 
 
+@read_only
 def list_times(context: Context) -> Response:
     with transaction(context.engine) as connection:
         caller = query_caller(context, connection)
@@ -400,6 +402,7 @@ def _newest(connection: Connection, uuid: str) -> Row[Any] | None:
     return connection.execute(_NEWEST, {"uuid": uuid}).first()
 
 
+@read_only
 def get_time(context: Context) -> Response:
     with transaction(context.engine) as connection:
         caller = query_caller(context, connection)
