@@ -306,7 +306,7 @@ _CALLER_COLUMNS = (
 
 
 #: The caller and their last credential change, in the one round trip every request makes.
-_CALLER_QUERY = (
+_CALLER_QUERY = storage.Read(
     sa.select(*_CALLER_COLUMNS, schema.credential_changes.c.changed_at)
     .select_from(
         schema.users.outerjoin(
@@ -327,7 +327,7 @@ def _caller_for_token(context: Context, connection: Connection, token: str) -> a
     claims = auth.token_claims(token, config.secret, config.instance_name, lifetime=config.token_lifetime)
     if claims is None:
         raise errors.bad_token()
-    row = connection.execute(_CALLER_QUERY, {"subject": claims.subject}).first()
+    row = _CALLER_QUERY.first(connection, subject=claims.subject)
     if row is None or (row.changed_at is not None and claims.issued_at <= row.changed_at):
         raise errors.bad_token()
     return auth.Caller(

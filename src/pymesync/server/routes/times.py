@@ -61,6 +61,8 @@ _NEWEST = (
     .order_by(times.c.id.desc())
     .limit(1)
 )
+#: The same, for reads that render it (writes revise the row they read: SQLAlchemy rows).
+_NEWEST_READ = storage.Read(_NEWEST)
 _referenced = activities.alias("referenced")
 _ACTIVITY_SLUGS = (
     sa.select(timesactivities.c.time, activities.c.slug)
@@ -74,7 +76,7 @@ _ACTIVITY_SLUGS = (
         activities.c.slug.is_not(None),
     )
 )
-_ACTIVITY_SLUGS_IN_RANGE = (
+_ACTIVITY_SLUGS_IN_RANGE = storage.Read(
     sa.select(timesactivities.c.time, activities.c.slug)
     .join(_referenced, _referenced.c.id == timesactivities.c.activity)
     .join(
@@ -97,7 +99,7 @@ def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int
     if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
         # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
         wanted = set(time_ids)
-        rows = connection.execute(_ACTIVITY_SLUGS_IN_RANGE, {"low": min(time_ids), "high": max(time_ids)})
+        rows = _ACTIVITY_SLUGS_IN_RANGE.all(connection, low=min(time_ids), high=max(time_ids))
         for time_id, slug in rows:
             if time_id in wanted:
                 found.setdefault(time_id, []).append(slug)
@@ -407,7 +409,7 @@ def get_time(context: Context) -> Response:
     with transaction(context.engine) as connection:
         caller = query_caller(context, connection)
         uuid = _uuid_param(context, "UUID")
-        row = _newest(connection, uuid)
+        row = _NEWEST_READ.first(connection, uuid=uuid) if uuid == uuid.lower() else None
         if (
             row is None
             or (row.deleted_at is not None and not context.flag("include_deleted"))
