@@ -448,6 +448,12 @@ class Table:
         values = self.rates.get((scenario, tree))
         return statistics.median(values) if values else None
 
+    def share(self, scenario: str, tree: str) -> float | None:
+        """The median over the rounds of the rate as a share of the floor's in the same round."""
+        rates, floors = self.rates.get((scenario, tree), []), self.rates.get((FLOOR, tree), [])
+        shares = [rate / bare for rate, bare in zip(rates, floors) if bare]
+        return statistics.median(shares) if shares else None
+
 
 def throughput(backend: str, url_for: dict[str, str], trees: list[Tree], args: argparse.Namespace,
                directory: str) -> Table:  # fmt: skip
@@ -539,9 +545,9 @@ def report(backend: str, table: Table, trees: list[Tree]) -> None:
         if len(trees) > 1:
             line += f"{_ratio(rates[-1], rates[0]):>14}"
         if scenario != FLOOR:
-            for name, rate in zip(names, rates, strict=True):
-                bare = table.median(FLOOR, name)
-                line += f"{100 * rate / bare:>15.0f}%" if rate and bare else f"{'':>16}"
+            for name in names:
+                share = table.share(scenario, name)
+                line += f"{100 * share:>15.0f}%" if share is not None else f"{'':>16}"
         print(line)
 
 
