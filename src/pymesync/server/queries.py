@@ -195,9 +195,10 @@ def add_revision(
     return insert_id(connection, sa.insert(table).values(values))
 
 
-def insert_id(connection: Connection, statement: sa.Insert) -> int:
-    """Run an INSERT of one row and return the id the database assigned."""
-    key = connection.execute(statement).inserted_primary_key
+def insert_id(connection: Connection, statement: sa.Insert, values: Mapping[str, Any] | None = None) -> int:
+    """Run an INSERT of one row (its ``values``, or those of the statement) and return the id the
+    database assigned."""
+    key = connection.execute(statement, values).inserted_primary_key
     if key is None:
         raise RuntimeError("the database returned no id for the new row")
     return int(key[0])

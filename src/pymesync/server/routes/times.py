@@ -543,10 +543,15 @@ def _project(connection: Connection, slug: str) -> Row[Any]:
     return project
 
 
+#: Built once: building a statement with its values costs more than running it.
+_INSERT_TIME = sa.insert(times)
+_INSERT_ACTIVITY = sa.insert(timesactivities)
+
+
 def _write_activities(connection: Connection, time_id: int, activity_ids: list[int]) -> None:
     if activity_ids:
         connection.execute(
-            sa.insert(timesactivities),
+            _INSERT_ACTIVITY,
             [{"time": time_id, "activity": activity_id} for activity_id in activity_ids],
         )
 
@@ -570,18 +575,19 @@ def create_time(context: Context) -> Response:
         uuid = queries.new_uuid()
         time_id = queries.insert_id(
             connection,
-            sa.insert(times).values(
-                duration=int(fields["duration"]),
-                user=caller.id,
-                project=str(project.uuid),
-                notes=fields.get("notes"),
-                issue_uri=fields.get("issue_uri"),
-                date_worked=date_worked,
-                created_at=created,
-                uuid=uuid,
-                revision=1,
-                newest=True,
-            ),
+            _INSERT_TIME,
+            {
+                "duration": int(fields["duration"]),
+                "user": caller.id,
+                "project": str(project.uuid),
+                "notes": fields.get("notes"),
+                "issue_uri": fields.get("issue_uri"),
+                "date_worked": date_worked,
+                "created_at": created,
+                "uuid": uuid,
+                "revision": 1,
+                "newest": True,
+            },
         )
         _write_activities(connection, time_id, activity_ids)
     return json_response(
