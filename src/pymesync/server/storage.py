@@ -211,13 +211,17 @@ class Read:
         return found
 
     def all(self, connection: Connection, **params: Any) -> list[Any]:
+        return list(map(self._row._make, self.tuples(connection, **params)))
+
+    def tuples(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        """The rows as plain tuples (for many rows read by position)."""
         dialect = connection.dialect
         sql, order, defaults = self._compiled.get(dialect.name) or self._compile(dialect)
         values = {**defaults, **params}
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, values if order is None else tuple(values[name] for name in order))
-            return list(map(self._row._make, cursor.fetchall()))
+            return list(cursor.fetchall())
         except dialect.loaded_dbapi.Error as exc:
             raise sa.exc.DBAPIError.instance(
                 sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
@@ -228,6 +232,18 @@ class Read:
     def first(self, connection: Connection, **params: Any) -> Any:
         rows = self.all(connection, **params)
         return rows[0] if rows else None
+
+
+def driver_rows(connection: Connection, statement: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """Run ``statement`` and return the driver's rows: plain tuples of the driver's values, as
+    :class:`Read` gives them, without SQLAlchemy's row objects and per-value processing (a
+    third of the time of a page of a long list)."""
+    result = connection.execute(statement)
+    try:
+        rows: list[tuple[Any, ...]] = list(result.cursor.fetchall())
+    finally:
+        result.close()
+    return rows
 
 
 class Contention(Exception):
