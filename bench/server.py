@@ -307,6 +307,7 @@ def login(port: int) -> str:
 # --- wrk --------------------------------------------------------------------------------------------
 
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_COUNT = re.compile(r"(\d+) requests in ")
 _P50 = re.compile(r"50%\s+([\d.]+)(us|ms|s)\b")
 _ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*")
 _UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -316,6 +317,7 @@ _UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 class Run:
     rate: float
     p50: float  # seconds
+    requests: int
 
 
 def wrk(port: int, path: str, args: argparse.Namespace, *, script: str | None = None,
@@ -331,10 +333,10 @@ def wrk(port: int, path: str, args: argparse.Namespace, *, script: str | None = 
     problem = _ERRORS.search(output)
     if problem is not None:
         raise RuntimeError(f"wrk {path}: {problem[0]}")
-    rate, p50 = _RATE.search(output), _P50.search(output)
-    if rate is None or p50 is None:
+    rate, p50, count = _RATE.search(output), _P50.search(output), _COUNT.search(output)
+    if rate is None or p50 is None or count is None:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    return Run(float(rate[1]), float(p50[1]) * _UNIT[p50[2]])
+    return Run(float(rate[1]), float(p50[1]) * _UNIT[p50[2]], int(count[1]))
 
 
 def lua_string(text: str) -> str:
@@ -371,6 +373,18 @@ def uuid_script(directory: str, uuids: list[str], token: str) -> str:
 
 
 # --- memory -----------------------------------------------------------------------------------------
+
+
+def cpu_seconds(parent: int) -> float:
+    """CPU time used so far by a server and its worker processes (Linux /proc): unlike requests/s,
+    it hardly changes with what else runs on the machine."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    total = 0
+    for pid in (parent, *map(int, children)):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib(pid: int) -> int:
@@ -440,9 +454,12 @@ class Table:
     """Requests/s by (scenario, tree), one value per round."""
 
     rates: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    #: microseconds of the server processes' CPU per request
+    cpu: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
-    def add(self, scenario: str, tree: str, rate: float) -> None:
+    def add(self, scenario: str, tree: str, rate: float, cpu: float) -> None:
         self.rates.setdefault((scenario, tree), []).append(rate)
+        self.cpu.setdefault((scenario, tree), []).append(cpu)
 
     def median(self, scenario: str, tree: str) -> float | None:
         values = self.rates.get((scenario, tree))
@@ -451,7 +468,7 @@ class Table:
     def share(self, scenario: str, tree: str) -> float | None:
         """The median over the rounds of the rate as a share of the floor's in the same round."""
         rates, floors = self.rates.get((scenario, tree), []), self.rates.get((FLOOR, tree), [])
-        shares = [rate / bare for rate, bare in zip(rates, floors) if bare]
+        shares = [rate / bare for rate, bare in zip(rates, floors, strict=True) if bare]
         return statistics.median(shares) if shares else None
 
 
@@ -464,9 +481,10 @@ def throughput(backend: str, url_for: dict[str, str], trees: list[Tree], args: a
     try:
         for tree in trees:
             servers[tree.name] = serve(tree, url_for[tree.name])
-        scenarios: dict[str, dict[str, tuple[int, str, str | None]]] = {}
+        scenarios: dict[str, dict[str, tuple[Server, str, str | None]]] = {}
         for tree in trees:
-            port = servers[tree.name].port
+            ours = servers[tree.name]
+            port = ours.port
             token = login(port)
             query_token = quote(token, safe="")
             activities = call(port, "GET", f"/v1/activities?token={query_token}")
@@ -474,12 +492,12 @@ def throughput(backend: str, url_for: dict[str, str], trees: list[Tree], args: a
             listed = json.loads(call(port, "GET", f"/v1/times?token={query_token}&limit=200"))
             month = "user=user3&start=2016-01-01&end=2016-01-31"
             scenarios[tree.name] = {
-                f"GET /times (all {SMALL:,})": (port, f"/v1/times?token={query_token}", None),
-                "GET /times one user's month": (port, f"/v1/times?token={query_token}&{month}", None),
-                "GET /times/:uuid": (port, "/", uuid_script(directory, [t["uuid"] for t in listed], token)),
-                "GET /activities": (port, f"/v1/activities?token={query_token}", None),
-                FLOOR: (floors[tree.name].port, "/v1/activities", None),
-                POST: (port, "/v1/times", post_script(directory, token)),
+                f"GET /times (all {SMALL:,})": (ours, f"/v1/times?token={query_token}", None),
+                "GET /times one user's month": (ours, f"/v1/times?token={query_token}&{month}", None),
+                "GET /times/:uuid": (ours, "/", uuid_script(directory, [t["uuid"] for t in listed], token)),
+                "GET /activities": (ours, f"/v1/activities?token={query_token}", None),
+                FLOOR: (floors[tree.name], "/v1/activities", None),
+                POST: (ours, "/v1/times", post_script(directory, token)),
             }
         # POST /times last: the times it adds would lengthen the lists of later rounds
         chosen = [name for name in scenarios[trees[0].name] if any(word in name for word in args.endpoints)]
@@ -491,8 +509,11 @@ def throughput(backend: str, url_for: dict[str, str], trees: list[Tree], args: a
                 for name in phase:
                     order = trees if round_number % 2 == 0 else trees[::-1]
                     for tree in order:
-                        port, path, script = scenarios[tree.name][name]
-                        table.add(name, tree.name, wrk(port, path, args, script=script).rate)
+                        target, path, script = scenarios[tree.name][name]
+                        used = cpu_seconds(target.process.pid)
+                        run = wrk(target.port, path, args, script=script)
+                        used = cpu_seconds(target.process.pid) - used
+                        table.add(name, tree.name, run.rate, used / max(run.requests, 1) * 1e6)
                 print(f"  {backend}: round {round_number + 1} of {args.rounds} done", flush=True)
     finally:
         for server in (*servers.values(), *floors.values()):
@@ -530,6 +551,20 @@ def list_cost(backend: str, url: str, tree: Tree, stored: int, args: argparse.Na
 
 def _ratio(after: float | None, before: float | None) -> str:
     return f"x{after / before:.2f}" if after and before else ""
+
+
+def report_cpu(backend: str, table: Table, trees: list[Tree]) -> None:
+    names = [tree.name for tree in trees]
+    print(f"\n{backend}: CPU of the server processes per request, µs, median of the rounds"
+          + (" (PostgreSQL's own not counted)" if backend == "postgresql" else ""))  # fmt: skip
+    print(f"  {'endpoint':<32}" + "".join(f"{name:>10}" for name in names)
+          + (f"{'after/before':>14}" if len(trees) > 1 else ""))  # fmt: skip
+    for scenario in dict.fromkeys(key[0] for key in table.cpu):
+        costs = [statistics.median(table.cpu[scenario, name]) for name in names]
+        line = f"  {scenario:<32}" + "".join(f"{cost:>10.0f}" for cost in costs)
+        if len(trees) > 1:
+            line += f"{_ratio(costs[-1], costs[0]):>14}"
+        print(line)
 
 
 def report(backend: str, table: Table, trees: list[Tree]) -> None:
@@ -606,6 +641,7 @@ def main() -> int:
                         costs.append(list_cost(backend, url, tree, stored, args))
     for backend in backends:
         report(backend, tables[backend], trees)
+        report_cpu(backend, tables[backend], trees)
     if costs:
         print("\nthe full GET /times, one connection: median latency, per entry, workers' RSS")
         print(f"  {'backend':<11}{'stored':>8} {'tree':<8}{'p50 ms':>9}{'us/entry':>10}{'RSS MiB':>9}"
