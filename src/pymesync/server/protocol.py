@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.util
 import os
 import socket
 
@@ -101,8 +100,12 @@ class NoDelayH11Protocol(H11Protocol):
 #: The import string uvicorn's ``http`` setting takes (worker processes import it themselves).
 PROTOCOL = "pymesync.server.protocol:NoDelayH11Protocol"
 
-if importlib.util.find_spec("httptools") is not None:
+try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is not installed, or does not load here: h11 only
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+if HttpToolsProtocol is not None:
 
     class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         _header_timer: HeaderTimer | None = None
