@@ -97,7 +97,7 @@ def _sqlite_engine(url: str) -> Engine:
         hide_parameters=True,
     )
     sa.event.listen(engine, "do_connect", _connect_privately)
-    _sqlite_writers[engine] = threading.Lock()
+    _sqlite_writers[engine] = threading.RLock()  # a write opened inside a write waits for SQLite, as before
     _watch_writability(engine)
 
     @sa.event.listens_for(engine, "connect")
@@ -145,7 +145,7 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
 
 
 #: Per SQLite engine, the lock its writing threads queue on (see :func:`_one_writer`).
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
