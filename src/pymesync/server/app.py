@@ -249,10 +249,11 @@ def create_app(
         login_throttle=login_throttle,
         trusted_proxies=trusted_proxies,
     )
-    modules = (login, times, projects, activities, users, *((changes,) if sync_extensions else ()))
+    # the router tries routes in order: the busiest first (v1, times), the web page's last
+    modules = (times, activities, projects, users, login, *((changes,) if sync_extensions else ()))
     routes: list[BaseRoute] = [
         Route(f"/{version}{path}", endpoint(config, handler), methods=methods)
-        for version in API_VERSIONS
+        for version in reversed(API_VERSIONS)
         for module in modules
         for path, methods, handler in module.ROUTES
     ]

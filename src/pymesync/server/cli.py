@@ -269,6 +269,7 @@ class ServeSettings:
 def _serve_settings(args: argparse.Namespace) -> ServeSettings:
     """Every setting of ``serve``, checked (a bad one is a ConfigError), before anything starts."""
     from pymesync.server.app import DEFAULT_INSTANCE_NAME, ENV_CORS_ORIGINS, parse_cors_origins
+    from pymesync.server.serving import default_workers
 
     env = os.environ
 
@@ -288,7 +289,7 @@ def _serve_settings(args: argparse.Namespace) -> ServeSettings:
     return ServeSettings(
         url=_database_url(args),
         port=setting("--port", None, settings.port_number, 8000),
-        workers=setting("--workers", None, settings.worker_count, 1),
+        workers=setting("--workers", None, settings.worker_count, default_workers()),
         log_level=setting("--log-level", None, settings.log_level, "info"),
         token_lifetime=setting(
             "--token-lifetime",
@@ -672,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command(commands, "serve", "serve the API", cmd_serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", metavar="PORT", help="0 to 65535; 0 lets the system choose (8000)")
-    serve.add_argument("--workers", metavar="N", help="worker processes (1)")
+    serve.add_argument("--workers", metavar="N", help="worker processes (one per CPU)")
     serve.add_argument(
         "--token-lifetime", metavar="SECONDS", help=f"(default: ${settings.ENV_TOKEN_LIFETIME}, else 1800)"
     )

@@ -70,12 +70,18 @@ _PROJECT_SLUGS = (
     .join(projects, projects.c.id == projectslugs.c.project)
     .where(projects.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
 )
+#: The one project of a single time, or of a list of times of one project.
+_SLUGS_OF_PROJECT = storage.Read(
+    sa.select(projects.c.uuid, projectslugs.c.name)
+    .join(projects, projects.c.id == projectslugs.c.project)
+    .where(projects.c.uuid == sa.bindparam("uuid"))
+)
 _CURRENT_ACTIVITIES = sa.select(activities).where(
     activities.c.slug.in_(sa.bindparam("slugs", expanding=True)),
     activities.c.newest.is_(True),
     activities.c.deleted_at.is_(None),
 )
-_PROJECT_ROLE = (
+_PROJECT_ROLE = storage.Read(
     sa.select(userroles.c.member, userroles.c.spectator, userroles.c.manager)
     .join(projects, projects.c.id == userroles.c.project)
     .where(userroles.c.user == sa.bindparam("user_id"), projects.c.uuid == sa.bindparam("project_uuid"))
@@ -129,6 +135,10 @@ def newest_row(connection: Connection, table: sa.Table, uuid: str) -> Row[Any] |
 def project_slugs(connection: Connection, project_uuids: Collection[str]) -> dict[str, list[str]]:
     """The current slugs of each project, sorted."""
     found: dict[str, list[str]] = {}
+    if len(project_uuids) == 1:
+        [only] = project_uuids
+        rows = _SLUGS_OF_PROJECT.all(connection, uuid=only)
+        return {only: sorted(name for _uuid, name in rows)} if rows else {}
     for batch in batches(project_uuids):
         for uuid, name in connection.execute(_PROJECT_SLUGS, {"uuids": batch}):
             found.setdefault(str(uuid), []).append(name)
@@ -161,7 +171,7 @@ def current_activities(connection: Connection, slugs: Iterable[str]) -> dict[str
 
 def project_role(connection: Connection, user_id: int, project_uuid: str) -> Mapping[str, bool] | None:
     """The caller's flags on a project (any of its revision rows), or None without a role row."""
-    rows = connection.execute(_PROJECT_ROLE, {"user_id": user_id, "project_uuid": project_uuid}).all()
+    rows = _PROJECT_ROLE.all(connection, user_id=user_id, project_uuid=project_uuid)
     if not rows:
         return None
     return {
@@ -185,9 +195,10 @@ def add_revision(
     return insert_id(connection, sa.insert(table).values(values))
 
 
-def insert_id(connection: Connection, statement: sa.Insert) -> int:
-    """Run an INSERT of one row and return the id the database assigned."""
-    key = connection.execute(statement).inserted_primary_key
+def insert_id(connection: Connection, statement: sa.Insert, values: Mapping[str, Any] | None = None) -> int:
+    """Run an INSERT of one row (its ``values``, or those of the statement) and return the id the
+    database assigned."""
+    key = connection.execute(statement, values).inserted_primary_key
     if key is None:
         raise RuntimeError("the database returned no id for the new row")
     return int(key[0])

@@ -60,6 +60,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def default_workers() -> int:
+    """One worker per CPU this process may run on (the affinity mask, as a container limits it):
+    each worker is one event loop, and one loop uses one core at most."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def bound_address(sock: socket.socket) -> str:
     """``host:port`` of a listening socket, with the port the OS chose for port 0."""
     host, port = sock.getsockname()[:2]

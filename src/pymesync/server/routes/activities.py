@@ -16,6 +16,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    read_only,
     require_site_manager,
 )
 from pymesync.server.storage import transaction
@@ -39,15 +40,28 @@ def render(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+#: What GET /activities shows without parameters.
+_CURRENT = storage.Read(
+    sa.select(activities)
+    .where(activities.c.newest.is_(True), activities.c.deleted_at.is_(None))
+    .order_by(activities.c.id)
+)
+
+
+@read_only
 def list_activities(context: Context) -> Response:
     with transaction(context.engine) as connection:
         query_caller(context, connection)
-        query = sa.select(activities).where(activities.c.newest.is_(True))
-        if not context.flag("include_deleted"):
-            query = query.where(activities.c.deleted_at.is_(None))
         skip, limit = context.pagination()
-        query = query.order_by(activities.c.id).offset(skip).limit(limit)
-        rows = connection.execute(query).all()
+        include_deleted = context.flag("include_deleted")
+        if not (skip or limit or include_deleted):
+            rows = _CURRENT.all(connection)
+        else:
+            query = sa.select(activities).where(activities.c.newest.is_(True))
+            if not include_deleted:
+                query = query.where(activities.c.deleted_at.is_(None))
+            query = query.order_by(activities.c.id).offset(skip).limit(limit)
+            rows = list(connection.execute(query))
         found = [render(row) for row in rows]
         if context.flag("include_revisions"):
             parents: dict[str, list[dict[str, Any]]] = {item["uuid"]: [] for item in found}
@@ -71,6 +85,7 @@ def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
     return queries.read_locked(connection, activities, lambda: _current(connection, slug), queries.row_uuid)
 
 
+@read_only
 def get_activity(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine) as connection:

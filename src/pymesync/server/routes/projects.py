@@ -17,6 +17,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    read_only,
     require_site_manager,
 )
 from pymesync.server.storage import transaction
@@ -104,6 +105,7 @@ def render_many(
     return rendered
 
 
+@read_only
 def list_projects(context: Context) -> Response:
     with transaction(context.engine) as connection:
         query_caller(context, connection)
@@ -143,6 +145,7 @@ def _hold_own_slugs(connection: Connection, project: Row[Any]) -> None:
     queries.hold_slugs(connection, project_slugs=list(held.scalars()))
 
 
+@read_only
 def get_project(context: Context) -> Response:
     slug = context.param("slug")
     with transaction(context.engine) as connection:

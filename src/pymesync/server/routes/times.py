@@ -26,6 +26,7 @@ from pymesync.server.context import (
     encode_pages,
     json_response,
     query_caller,
+    read_only,
 )
 from pymesync.server.storage import transaction
 
@@ -60,6 +61,8 @@ _NEWEST = (
     .order_by(times.c.id.desc())
     .limit(1)
 )
+#: The same, for reads that render it (writes revise the row they read: SQLAlchemy rows).
+_NEWEST_READ = storage.Read(_NEWEST)
 _referenced = activities.alias("referenced")
 _ACTIVITY_SLUGS = (
     sa.select(timesactivities.c.time, activities.c.slug)
@@ -73,7 +76,7 @@ _ACTIVITY_SLUGS = (
         activities.c.slug.is_not(None),
     )
 )
-_ACTIVITY_SLUGS_IN_RANGE = (
+_ACTIVITY_SLUGS_IN_RANGE = storage.Read(
     sa.select(timesactivities.c.time, activities.c.slug)
     .join(_referenced, _referenced.c.id == timesactivities.c.activity)
     .join(
@@ -86,8 +89,21 @@ _ACTIVITY_SLUGS_IN_RANGE = (
         activities.c.slug.is_not(None),
     )
 )
-#: Positions of the columns of :func:`_select` rows, for the list encoder's tuple access.
-_COLUMN = {name: position for position, name in enumerate([*times.c.keys(), "username"])}
+#: The columns a list shows, in the order :func:`encode_items` unpacks them.
+_LISTED = (
+    times.c.id,
+    times.c.duration,
+    users.c.username,
+    times.c.project,
+    times.c.notes,
+    times.c.issue_uri,
+    times.c.date_worked,
+    times.c.uuid,
+    times.c.revision,
+    times.c.created_at,
+    times.c.updated_at,
+    times.c.deleted_at,
+)
 
 
 def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -96,7 +112,7 @@ def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int
     if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
         # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
         wanted = set(time_ids)
-        rows = connection.execute(_ACTIVITY_SLUGS_IN_RANGE, {"low": min(time_ids), "high": max(time_ids)})
+        rows = _ACTIVITY_SLUGS_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
         for time_id, slug in rows:
             if time_id in wanted:
                 found.setdefault(time_id, []).append(slug)
@@ -163,74 +179,61 @@ def _encode_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def encode_items(connection: Connection, rows: Sequence[Row[Any]]) -> str:
-    """The GET form of each time, as the comma-separated members of a JSON array.
+#: Dates as the JSON of :func:`storage.ms_to_date`, shared by every list (a pure function of the
+#: stored number); cleared when full, so it stays small.
+_DAYS: dict[object, str] = {None: "null"}
+_MOST_DAYS = 100_000
 
-    Byte for byte what ``json.dumps(render_many(connection, rows))[1:-1]`` gives, without the
-    per-row dicts: lists of 100,000 times are mostly this loop. Values repeated across rows
-    (usernames, slug lists, dates) are encoded once each.
+
+def _day(ms: Any) -> str:
+    if len(_DAYS) > _MOST_DAYS:
+        _DAYS.clear()
+        _DAYS[None] = "null"
+    found = _DAYS[ms] = _encode_value(storage.ms_to_date(ms))
+    return found
+
+
+def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str:
+    """The GET form of each time (rows of :data:`_LISTED`), as the comma-separated members of a
+    JSON array.
+
+    Byte for byte what ``json.dumps`` of :func:`render_many`'s dicts gives, without building them:
+    lists of 100,000 times are mostly this loop. Values repeated across rows (usernames, slug
+    lists, dates) are encoded once each.
     """
     if not rows:
         return ""
-    c = _COLUMN
-    i_id, i_duration, i_project, i_notes, i_issue = (
-        c["id"],
-        c["duration"],
-        c["project"],
-        c["notes"],
-        c["issue_uri"],
-    )
-    i_worked, i_uuid, i_revision = c["date_worked"], c["uuid"], c["revision"]
-    i_created, i_updated, i_deleted, i_username = (
-        c["created_at"],
-        c["updated_at"],
-        c["deleted_at"],
-        c["username"],
-    )
-    project_slugs = queries.project_slugs(connection, {str(row[i_project]) for row in rows})
-    time_activities = _activity_slugs(connection, [row[i_id] for row in rows])
-    encoded: dict[object, str] = {}
-    slug_lists: dict[object, str] = {}
-    dates: dict[object, str] = {}
-
-    def text(value: object) -> str:
-        found = encoded.get(value)
-        if found is None:
-            found = encoded[value] = _encode_value(value)
-        return found
-
-    def date(ms: object) -> str:
-        found = dates.get(ms)
-        if found is None:
-            found = dates[ms] = _encode_value(storage.ms_to_date(ms))  # type: ignore[arg-type]
-        return found
-
-    def project(uuid: object) -> str:
-        found = slug_lists.get(uuid)
-        if found is None:
-            found = slug_lists[uuid] = _encode_value(project_slugs.get(str(uuid), []))
-        return found
-
-    no_activities = "[]"
-    activity_lists: dict[tuple[str, ...], str] = {}
-    parts = []
-    for row in rows:
-        slugs = time_activities.get(row[i_id])
-        if slugs is None:
-            activities_json = no_activities
-        else:
-            key = tuple(slugs)
-            activities_json = activity_lists.get(key) or activity_lists.setdefault(key, _encode_value(slugs))
-        duration, revision = row[i_duration], row[i_revision] or 1
-        parts.append(
+    project_slugs = queries.project_slugs(connection, {str(row[3]) for row in rows})
+    time_activities = _activity_slugs(connection, [row[0] for row in rows])
+    encoded: dict[object, str] = {None: "null"}  # usernames and project uuids
+    days = _DAYS
+    activity_lists: dict[tuple[str, ...], str] = {(): "[]"}
+    parts: list[str] = []
+    append = parts.append
+    for time_id, duration, username, project, notes, issue_uri, worked, uuid, revision, *stamps in rows:
+        user_json = encoded.get(username)
+        if user_json is None:
+            user_json = encoded[username] = _encode_value(username)
+        project_json = encoded.get(project)
+        if project_json is None:
+            project_json = encoded[project] = _encode_value(project_slugs.get(str(project), []))
+        slugs = tuple(time_activities.get(time_id, ()))
+        activities_json = activity_lists.get(slugs)
+        if activities_json is None:
+            activities_json = activity_lists[slugs] = _encode_value(list(slugs))
+        created, updated, deleted = stamps
+        worked_json = days.get(worked) or _day(worked)
+        created_json = days.get(created) or _day(created)
+        updated_json = days.get(updated) or _day(updated)
+        deleted_json = days.get(deleted) or _day(deleted)
+        append(
             f'{{"duration":{duration if type(duration) is int else _encode_value(duration)},'
-            f'"user":{text(row[i_username])},"project":{project(row[i_project])},'
-            f'"activities":{activities_json},"notes":{_encode_value(row[i_notes])},'
-            f'"issue_uri":{_encode_value(row[i_issue])},"date_worked":{date(row[i_worked])},'
-            f'"uuid":{_encode_text(str(row[i_uuid]))},'
-            f'"revision":{revision if type(revision) is int else _encode_value(revision)},'
-            f'"created_at":{date(row[i_created])},"updated_at":{date(row[i_updated])},'
-            f'"deleted_at":{date(row[i_deleted])}}}'
+            f'"user":{user_json},"project":{project_json},"activities":{activities_json},'
+            f'"notes":{_encode_text(notes) if type(notes) is str else _encode_value(notes)},'
+            f'"issue_uri":{_encode_text(issue_uri) if type(issue_uri) is str else _encode_value(issue_uri)},'
+            f'"date_worked":{worked_json},"uuid":{_encode_text(str(uuid))},'
+            f'"revision":{revision if type(revision) is int and revision else _encode_value(revision or 1)},'
+            f'"created_at":{created_json},"updated_at":{updated_json},"deleted_at":{deleted_json}}}'
         )
     return ",".join(parts)
 
@@ -335,16 +338,20 @@ class _Page(NamedTuple):
 def _page(
     connection: Connection, conditions: list[Any], after: int, size: int, skip: int, parents: bool
 ) -> _Page:
-    query = select_times().where(*conditions, times.c.id > after).order_by(times.c.id).limit(size)
-    if skip:
-        query = query.offset(skip)
-    rows = connection.execute(query).all()
-    last = rows[-1].id if rows else after
     if parents:
+        query = select_times().where(*conditions, times.c.id > after).order_by(times.c.id).limit(size)
+        rows = connection.execute(query.offset(skip) if skip else query).all()
         items = ",".join(_encode_value(item) for item in render_many(connection, rows, parents="newest"))
-    else:
-        items = encode_items(connection, rows)
-    return _Page(items, len(rows), last)
+        return _Page(items, len(rows), rows[-1].id if rows else after)
+    listed = (
+        sa.select(*_LISTED)
+        .join(users, users.c.id == times.c.user)
+        .where(*conditions, times.c.id > after)
+        .order_by(times.c.id)
+        .limit(size)
+    )
+    found = storage.driver_rows(connection, listed.offset(skip) if skip else listed)
+    return _Page(encode_items(connection, found), len(found), found[-1][0] if found else after)
 
 
 def _remaining_pages(
@@ -367,6 +374,7 @@ def _remaining_pages(
             return
 
 
+@read_only
 def list_times(context: Context) -> Response:
     with transaction(context.engine) as connection:
         caller = query_caller(context, connection)
@@ -400,11 +408,12 @@ def _newest(connection: Connection, uuid: str) -> Row[Any] | None:
     return connection.execute(_NEWEST, {"uuid": uuid}).first()
 
 
+@read_only
 def get_time(context: Context) -> Response:
     with transaction(context.engine) as connection:
         caller = query_caller(context, connection)
         uuid = _uuid_param(context, "UUID")
-        row = _newest(connection, uuid)
+        row = _NEWEST_READ.first(connection, uuid=uuid) if uuid == uuid.lower() else None
         if (
             row is None
             or (row.deleted_at is not None and not context.flag("include_deleted"))
@@ -539,10 +548,15 @@ def _project(connection: Connection, slug: str) -> Row[Any]:
     return project
 
 
+#: Built once: building a statement with its values costs more than running it.
+_INSERT_TIME = sa.insert(times)
+_INSERT_ACTIVITY = sa.insert(timesactivities)
+
+
 def _write_activities(connection: Connection, time_id: int, activity_ids: list[int]) -> None:
     if activity_ids:
         connection.execute(
-            sa.insert(timesactivities),
+            _INSERT_ACTIVITY,
             [{"time": time_id, "activity": activity_id} for activity_id in activity_ids],
         )
 
@@ -567,18 +581,19 @@ def create_time(context: Context) -> Response:
         uuid = queries.new_uuid()
         time_id = queries.insert_id(
             connection,
-            sa.insert(times).values(
-                duration=int(fields["duration"]),
-                user=caller.id,
-                project=str(project.uuid),
-                notes=fields.get("notes"),
-                issue_uri=fields.get("issue_uri"),
-                date_worked=date_worked,
-                created_at=created,
-                uuid=uuid,
-                revision=1,
-                newest=True,
-            ),
+            _INSERT_TIME,
+            {
+                "duration": int(fields["duration"]),
+                "user": caller.id,
+                "project": str(project.uuid),
+                "notes": fields.get("notes"),
+                "issue_uri": fields.get("issue_uri"),
+                "date_worked": date_worked,
+                "created_at": created,
+                "uuid": uuid,
+                "revision": 1,
+                "newest": True,
+            },
         )
         _write_activities(connection, time_id, activity_ids)
     return json_response(

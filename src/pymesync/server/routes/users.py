@@ -16,6 +16,7 @@ from pymesync.server.context import (
     empty_response,
     json_response,
     query_caller,
+    read_only,
     require_site_manager,
 )
 from pymesync.server.storage import transaction
@@ -53,6 +54,7 @@ def render(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+@read_only
 def list_users(context: Context) -> Response:
     with transaction(context.engine) as connection:
         query_caller(context, connection)
@@ -71,6 +73,7 @@ def _find(connection: Connection, username: str) -> Row[Any] | None:
     return connection.execute(sa.select(users).where(users.c.username == username)).first()
 
 
+@read_only
 def get_user(context: Context) -> Response:
     username = context.param("username")
     with transaction(context.engine) as connection:
