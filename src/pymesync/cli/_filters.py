@@ -80,7 +80,7 @@ class Selection:
         elif _outbox.has_pending(app.profile):
             _outbox.report(app, _outbox.flush(app))
         else:
-            cache.sync(app.client())
+            app.sync_entries()
         everything = self.period == ALL_TIME
         return cache.entries(
             start=None if everything else self.period.start,

@@ -193,6 +193,7 @@ def _send_update(app: App, cache: EntryCache, outbox: Outbox, item: Item) -> Tim
     from pymesync.cli._browse import edit_changes
     from pymesync.errors import RevisionConflictError
 
+    app.ask_extensions_again()  # the revision check must use what the server offers now
     client = app.client()
     uuid, revision = item.data["uuid"], item.data["revision"]
     changes = edit_changes(app, item.data["words"])
@@ -248,7 +249,7 @@ def flush(app: App, current: int | None = None) -> Flushed:
             if not items:
                 return result
             cache = app.entry_cache()
-            cache.sync(app.client())
+            app.sync_entries()
             for item in items:
                 send = _send_create if item.kind == "create" else _send_update
                 try:

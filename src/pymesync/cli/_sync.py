@@ -29,7 +29,7 @@ def sync(app: App, discarded: tuple[int, ...]) -> None:
     finally:
         outbox.close()
     flushed = _outbox.flush(app)
-    changed = app.entry_cache().sync(app.client())
+    changed = app.sync_entries()
     for item, entry in flushed.sent:
         app.term.out(f"Sent #{item.id}: {describe(entry)}")
     app.term.info(
