@@ -285,8 +285,14 @@ class SyncTransport:
 
     def _connect(self, origin: Origin) -> _Connection:
         scheme, host, port = origin
+        # an ASCII name as bytes, which getaddrinfo takes as it is: a str goes through the idna codec,
+        # whose import costs a millisecond
+        address = host.encode("ascii") if host.isascii() else host
         try:
-            sock = socket.create_connection((host, port), timeout=self._connect_timeout)
+            sock = socket.create_connection(
+                (address, port),  # type: ignore[arg-type]  # typeshed lists str only
+                timeout=self._connect_timeout,
+            )
         except (OSError, ValueError, UnicodeError) as exc:
             raise _connect_failure(exc) from None
         try:

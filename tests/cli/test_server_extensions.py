@@ -28,15 +28,15 @@ def _rewrite(home: Path, **values: object) -> None:
 
 def test_asked_once_then_again_when_a_day_old(logged_in: Runner, requests_sent: list[str]) -> None:
     logged_in("ls")
-    assert requests_sent == ["GET /", "GET /changes/times"]
+    assert requests_sent == ["GET /", "GET /changes/projects", "GET /changes/times"]
     assert "changes:times" in _saved(logged_in.home)["extensions"]  # type: ignore[operator]
     requests_sent.clear()
     logged_in("ls")
-    assert requests_sent == ["GET /changes/times"]
+    assert requests_sent == ["GET /changes/projects", "GET /changes/times"]
     requests_sent.clear()
     _rewrite(logged_in.home, saved=time.time() - EXTENSIONS_TTL - 1)
     logged_in("ls")
-    assert requests_sent == ["GET /", "GET /changes/times"]
+    assert requests_sent == ["GET /", "GET /changes/projects", "GET /changes/times"]
     assert time.time() - float(_saved(logged_in.home)["saved"]) < 60  # type: ignore[arg-type]
 
 
@@ -72,11 +72,11 @@ def test_a_feed_that_went_away_is_noticed(
     run("log", "1h", "gwm", "--date", "2026-02-03")
     assert _saved(home)["extensions"] == []
     # as if saved while the extensions were on: the feed is refused, asked again, and read in full
-    _rewrite(home, extensions=["changes:times", "if_match"])
+    _rewrite(home, extensions=["changes:projects", "changes:times", "if_match"])
     requests_sent.clear()
     listed = run("ls", "--period", "2026-02")
     assert "2026-02-03" in listed.stdout
-    assert requests_sent[:3] == ["GET /changes/times", "GET /", "GET /times"]
+    assert requests_sent == ["GET /changes/projects", "GET /", "GET /projects", "GET /times"]
     assert _saved(home)["extensions"] == []
 
 

@@ -159,7 +159,7 @@ class App:
             self._extensions_saved = False
             self.client().forget_extensions()
 
-    def sync_entries(self) -> int:
+    def sync_entries(self, *, projects: bool = True) -> int:
         """Bring the local copy up to date (see :meth:`EntryCache.sync`); returns how many changed.
 
         A feed the saved extensions promised but the server refuses (it was turned off, or the URL now
@@ -169,12 +169,12 @@ class App:
 
         cache, client = self.entry_cache(), self.client()
         try:
-            return cache.sync(client)
+            return cache.sync(client, projects=projects)
         except (NotFoundError, MethodNotAllowedError, UnexpectedResponse):
             if not self._extensions_saved:
                 raise
         self.ask_extensions_again()
-        return cache.sync(client)
+        return cache.sync(client, projects=projects)
 
     def entry_cache(self) -> EntryCache:
         """The local copy of this profile's entries (see :mod:`._cache`); not synced here."""

@@ -15,7 +15,9 @@ from pymesync.cli._errors import usage_error
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
+    from pymesync.cli._cache import EntryCache
     from pymesync.models import Time
+    from pymesync.reports import Gathered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +69,23 @@ class Selection:
 
     def entries(self, app: App) -> Iterator[Time]:
         """The chosen entries from the local copy, synced first (and the outbox sent) unless offline."""
+        return self._synced(app).entries(**self._chosen())
+
+    def gathered(self, app: App, step: int | None = None) -> list[Gathered]:
+        """The chosen entries, summed per value of the fields reports group by (``EntryCache.gathered``)."""
+        return self._synced(app).gathered(**self._chosen(), step=step)
+
+    def _chosen(self) -> dict[str, Any]:
+        everything = self.period == ALL_TIME
+        return {
+            "start": None if everything else self.period.start,
+            "end": None if everything else self.period.end,
+            "user": self.user,
+            "project": self.project,
+            "activity": self.activity,
+        }
+
+    def _synced(self, app: App) -> EntryCache:
         from pymesync.cli import _outbox
         from pymesync.cli._errors import CliError, ExitCode
 
@@ -79,16 +98,10 @@ class Selection:
                 )
         elif _outbox.has_pending(app.profile):
             _outbox.report(app, _outbox.flush(app))
+            app.sync_entries()  # the outbox synced the entries; now the projects' slugs too
         else:
             app.sync_entries()
-        everything = self.period == ALL_TIME
-        return cache.entries(
-            start=None if everything else self.period.start,
-            end=None if everything else self.period.end,
-            user=self.user,
-            project=self.project,
-            activity=self.activity,
-        )
+        return cache
 
 
 @dataclasses.dataclass(frozen=True)

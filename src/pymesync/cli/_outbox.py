@@ -249,7 +249,7 @@ def flush(app: App, current: int | None = None) -> Flushed:
             if not items:
                 return result
             cache = app.entry_cache()
-            app.sync_entries()
+            app.sync_entries(projects=False)  # the entries decide; their slugs do not
             for item in items:
                 send = _send_create if item.kind == "create" else _send_update
                 try:
