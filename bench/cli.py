@@ -11,7 +11,8 @@ Run by hand (``uv run python bench/cli.py``); prints medians of repeated runs of
 ``timesync`` is the installed console script when there is one (what people run), else
 ``python -m pymesync.cli``.
 
-Bytecode is compiled first, as ``pip install`` does (this environment sets PYTHONDONTWRITEBYTECODE).
+Bytecode is compiled first, as ``pip install`` does (this environment sets PYTHONDONTWRITEBYTECODE). The
+two sides of each comparison run alternately, so a load that comes and goes weighs on both alike.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from pymesync import Client
 from pymesync.server.testing import create_user, serve
 
-RUNS = 15
+RUNS = 21
 _SCRIPT = Path(sys.executable).with_name("timesync")
 TIMESYNC = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "pymesync.cli"]
 
@@ -49,13 +50,19 @@ call("GET", f"times?user=alice&start={today}&end={today}")
 """
 
 
-def median_ms(command: list[str], env: dict[str, str]) -> float:
-    times = []
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def medians_ms(commands: list[list[str]], env: dict[str, str]) -> list[float]:
+    """The median time of each command over RUNS rounds, the commands taking turns within a round."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(RUNS):
-        started = time.perf_counter()
-        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        for command, taken in zip(commands, times, strict=True):
+            taken.append(_seconds(command, env))
+    return [statistics.median(taken) * 1000 for taken in times]
 
 
 def main() -> None:
@@ -69,8 +76,7 @@ def main() -> None:
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    baseline = median_ms([sys.executable, "-c", "pass"], env)
-    helped = median_ms([*TIMESYNC, "--help"], env)
+    baseline, helped = medians_ms([[sys.executable, "-c", "pass"], [*TIMESYNC, "--help"]], env)
     print(f"python -c pass        {baseline:7.1f} ms")
     print(f"timesync --help       {helped:7.1f} ms   (+{helped - baseline:.1f} ms; target +60 ms)")
     with serve() as server:
@@ -94,7 +100,7 @@ def main() -> None:
             ("log 1h gwm", [*TIMESYNC, "log", "1h", "gwm"], [*raw, "log"]),
             ("today", [*TIMESYNC, "today"], [*raw, "today"]),
         ):
-            ours, theirs = median_ms(command, env), median_ms(script, env)
+            ours, theirs = medians_ms([command, script], env)
             print(f"timesync {name:<12} {ours:7.1f} ms   raw {theirs:7.1f} ms   ({ours / theirs:.2f}x)")
 
 

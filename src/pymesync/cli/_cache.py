@@ -80,6 +80,9 @@ class EntryCache:
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)
         path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # a commit need not wait for the disk: a power cut may undo the last sync, never half of it, and
+        # the next sync reads those changes again (the outbox, which must not forget, waits for the disk)
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._owner = f"{LAYOUT} {owner}"
         self._db.execute(_SCHEMA[0])
         if self._meta("owner") not in (None, self._owner):  # another server, user or layout: start anew

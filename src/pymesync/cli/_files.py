@@ -52,6 +52,12 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
+def outbox_path(profile: str) -> Path:
+    """The changes waiting to be sent (see :mod:`._outbox`); no file means none."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    return state_dir() / f"outbox-{safe}.sqlite"
+
+
 @contextlib.contextmanager
 def open_atomic(path: Path, *, private: bool = False) -> Iterator[TextIO]:
     """A text file that replaces ``path`` in one step when the block ends, and vanishes if it fails.

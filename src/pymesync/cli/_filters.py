@@ -86,8 +86,8 @@ class Selection:
         }
 
     def _synced(self, app: App) -> EntryCache:
-        from pymesync.cli import _outbox
         from pymesync.cli._errors import CliError, ExitCode
+        from pymesync.cli._files import outbox_path
 
         cache = app.entry_cache()
         if self.offline:
@@ -96,11 +96,13 @@ class Selection:
                     "no local copy of your entries yet: run 'timesync sync' once while online",
                     ExitCode.UNREACHABLE,
                 )
-        elif _outbox.has_pending(app.profile):
-            _outbox.report(app, _outbox.flush(app))
-            app.sync_entries()  # the outbox synced the entries; now the projects' slugs too
-        else:
-            app.sync_entries()
+            return cache
+        if outbox_path(app.profile).exists():  # the outbox module loads only when it has a file
+            from pymesync.cli import _outbox
+
+            if _outbox.has_pending(app.profile):
+                _outbox.report(app, _outbox.flush(app))
+        app.sync_entries()
         return cache
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode
-from pymesync.cli._files import state_dir
+from pymesync.cli._files import outbox_path
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
@@ -61,17 +61,13 @@ class Item:
         return str(self.data.get("summary", ""))
 
 
-def outbox_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
-    return state_dir() / f"outbox-{safe}.sqlite"
-
-
 class Outbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
         path.chmod(0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")  # one flush to disk per change instead of three
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
             " data TEXT NOT NULL, state TEXT NOT NULL, detail TEXT, baseline TEXT, queued_at TEXT NOT NULL)"
