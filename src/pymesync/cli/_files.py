@@ -113,6 +113,26 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
 
 
+def read_toml_remembered(path: Path) -> dict[str, Any]:
+    """:func:`read_toml`, kept as JSON in the cache directory while the file stays the same (its inode,
+    size and modification time): the config is read by every command, and importing the TOML parser
+    costs more than the rest of that reading."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    stamp = [str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns]
+    copy = cache_dir() / f"{path.stem}-parsed.json"
+    saved = read_json(copy)
+    if isinstance(saved, dict) and saved.get("stamp") == stamp and isinstance(saved.get("data"), dict):
+        data: dict[str, Any] = saved["data"]
+        return data
+    data = read_toml(path)
+    with contextlib.suppress(OSError, TypeError, ValueError):  # only a cache (a TOML date is no JSON)
+        write_json(copy, {"stamp": stamp, "data": data})
+    return data
+
+
 def _toml_key(key: str) -> str:
     bare = key and all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in key)
     return key if bare else json.dumps(key)
