@@ -148,7 +148,7 @@ def _request_bytes(
     lines = [f"{method} {target} HTTP/1.1", f"Host: {_host_header(origin)}", "Accept-Encoding: identity"]
     for name, value in headers.items():
         if _has_controls(name) or ":" in name or "\r" in value or "\n" in value:
-            raise ValueError("invalid header")
+            raise ConnectionFailed("invalid header")
         lines.append(f"{name}: {value}")
     if body is not None or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body or b'')}")

@@ -246,3 +246,9 @@ def test_a_server_closing_an_idle_connection_is_noticed(raw_server: StartServer)
         assert get(transport, server) == (200, b"ok")  # a new connection, not an error
     finally:
         transport.close()
+
+
+def test_a_header_that_would_split_the_request_is_refused(transport: SyncTransport) -> None:
+    with pytest.raises(ConnectionFailed) as info:
+        transport.send("GET", "http://127.0.0.1:1/v1/x", None, {"If-Match": '"1"\r\nX-Evil: 1'})
+    assert info.value.cause == "invalid header"
