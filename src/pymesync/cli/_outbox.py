@@ -227,7 +227,16 @@ class Flushed:
     problems: list[Item] = dataclasses.field(default_factory=list)
 
 
-def flush(app: App, current: int | None = None) -> Flushed:
+def flush(app: App) -> Flushed:
+    """Send every waiting item in order (see :func:`_flush`)."""
+    outbox = Outbox(outbox_path(app.profile))
+    try:
+        return _flush(app, outbox)
+    finally:
+        outbox.close()
+
+
+def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:
     """Send every waiting item in order, after reconciling the entry cache.
 
     A transport failure stops the sending (the rest waits). Other failures of earlier items are kept
@@ -237,31 +246,27 @@ def flush(app: App, current: int | None = None) -> Flushed:
     from pymesync.cli._errors import describe
     from pymesync.errors import RevisionConflictError, TimeSyncError, TransportError
 
-    outbox = Outbox(outbox_path(app.profile))
     result = Flushed()
-    try:
-        with outbox.sending():
-            items = outbox.items(QUEUED, SENDING)
-            if not items:
-                return result
-            cache = app.entry_cache()
-            app.sync_entries(projects=False)  # the entries decide; their slugs do not
-            for item in items:
-                send = _send_create if item.kind == "create" else _send_update
-                try:
-                    result.sent.append((item, send(app, cache, outbox, item)))
-                except TransportError:
+    with outbox.sending():
+        items = outbox.items(QUEUED, SENDING)
+        if not items:
+            return result
+        cache = app.entry_cache()
+        app.sync_entries(projects=False)  # the entries decide; their slugs do not
+        for item in items:
+            send = _send_create if item.kind == "create" else _send_update
+            try:
+                result.sent.append((item, send(app, cache, outbox, item)))
+            except TransportError:
+                raise
+            except (TimeSyncError, CliError) as exc:
+                if item.id == current:
+                    outbox.remove(item.id)
                     raise
-                except (TimeSyncError, CliError) as exc:
-                    if item.id == current:
-                        outbox.remove(item.id)
-                        raise
-                    text = exc.format_message() if isinstance(exc, CliError) else describe(exc)
-                    state = CONFLICT if isinstance(exc, RevisionConflictError) else FAILED
-                    outbox.mark(item, state, text)
-                    result.problems.append(dataclasses.replace(item, state=state, detail=text))
-    finally:
-        outbox.close()
+                text = exc.format_message() if isinstance(exc, CliError) else describe(exc)
+                state = CONFLICT if isinstance(exc, RevisionConflictError) else FAILED
+                outbox.mark(item, state, text)
+                result.problems.append(dataclasses.replace(item, state=state, detail=text))
     return result
 
 
@@ -275,23 +280,18 @@ def report(app: App, flushed: Flushed) -> None:
         )
 
 
-def queue(app: App, kind: str, data: dict[str, Any]) -> int:
-    outbox = Outbox(outbox_path(app.profile))
-    try:
-        return outbox.add(kind, data)
-    finally:
-        outbox.close()
-
-
 def send_now(app: App, kind: str, data: dict[str, Any], what: str) -> Time:
     """Queue one change and send it (with anything queued before it); :class:`Queued` when unreachable."""
     from pymesync.errors import TransportError
 
-    item_id = queue(app, kind, data)
+    outbox = Outbox(outbox_path(app.profile))
     try:
-        result = flush(app, current=item_id)
+        item_id = outbox.add(kind, data)
+        result = _flush(app, outbox, current=item_id)
     except TransportError:
         raise Queued(what) from None
+    finally:
+        outbox.close()
     for item, sent in result.sent:
         if item.id == item_id:
             return sent
