@@ -3,10 +3,14 @@
 Run by hand (``uv run python bench/cli.py``); prints medians of repeated runs of real processes:
 
 * ``timesync --help`` against ``python -c pass`` (target: within 60 ms);
-* ``timesync log 1h gwm`` and ``timesync today`` against a script making the same requests with
-  ``http.client`` and nothing else (target: within 1.5x). ``log`` resolves the slug from the project list
-  it caches for five minutes, so after the first run it sends what the script sends: POST /times, then
-  GET /times for the day's total.
+* ``timesync log 1h gwm`` and ``timesync today`` against a script making the requests those commands need
+  with ``http.client`` and nothing else (target: within 1.5x). The script logs with ``POST /times`` and
+  gets the day's entries (and so the total) with ``GET /times?user=&start=&end=``. ``timesync log`` sends
+  as many: the changes feed of times since its last sync (the outbox reconciles the local copy before it
+  sends, and the day's total comes from that copy), then ``POST /times``; the project comes from the
+  catalogue it keeps for five minutes and what the server offers from the answer it keeps for a day.
+  ``timesync today`` sends one more than the script: the projects' feed (so renamed projects show their
+  new slugs) and the times' feed.
 
 ``timesync`` is the installed console script when there is one (what people run), else
 ``python -m pymesync.cli``.

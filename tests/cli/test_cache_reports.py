@@ -21,18 +21,18 @@ SLUGS = ("gwm", "ganeti", "x_y")
 DAYS = [datetime.date(2026, month, day) for month, day in ((2, 23), (2, 28), (3, 1), (3, 2), (3, 31), (4, 1))]
 
 slug_lists = st.lists(st.sampled_from(SLUGS), max_size=3, unique=True).map(tuple)
-entries = st.lists(
-    st.builds(
-        Time,
-        duration=st.integers(0, 30_000),
-        user=st.sampled_from(["alice", "bob", None]),
-        project=slug_lists,
-        activities=slug_lists,
-        date_worked=st.one_of(st.none(), st.sampled_from(DAYS)),
-        notes=st.one_of(st.none(), st.text(max_size=5)),
-    ),
-    max_size=40,
+entry = st.builds(
+    Time,
+    duration=st.integers(0, 30_000),
+    user=st.sampled_from(["alice", "bob", None]),
+    project=slug_lists,
+    activities=slug_lists,
+    date_worked=st.one_of(st.none(), st.sampled_from(DAYS)),
+    notes=st.one_of(st.none(), st.text(max_size=5)),
 )
+entries = st.lists(entry, max_size=40)
+#: entries stored again with other fields (the feed sends an entry again when it changes)
+changes = st.lists(st.tuples(st.integers(0, 39), entry), max_size=10)
 days = st.one_of(st.none(), st.sampled_from(DAYS))
 keys = st.lists(st.sampled_from(list(GROUPS)), min_size=1, max_size=2, unique=True)
 
@@ -60,6 +60,7 @@ def chosen(
 @settings(max_examples=300, deadline=None)
 @given(
     items=entries,
+    changed=changes,
     start=days,
     end=days,
     user=st.sampled_from(["alice", "bob", None]),
@@ -70,6 +71,7 @@ def chosen(
 )
 def test_summed_in_sql_equals_the_reports_module(
     items: list[Time],
+    changed: list[tuple[int, Time]],
     start: datetime.date | None,
     end: datetime.date | None,
     user: str | None,
@@ -81,8 +83,16 @@ def test_summed_in_sql_equals_the_reports_module(
     with tempfile.TemporaryDirectory() as folder:
         cache = EntryCache(Path(folder) / "entries.sqlite", "test")
         try:
-            for number, entry in enumerate(items):
-                cache.store(dataclasses.replace(entry, uuid=f"{number:08d}-0000-0000-0000-000000000000"))
+            items = [
+                dataclasses.replace(item, uuid=f"{n:08d}-0000-0000-0000-000000000000")
+                for n, item in enumerate(items)
+            ]
+            for item in items:
+                cache.store(item)
+            for number, item in changed:
+                if number < len(items):
+                    items[number] = dataclasses.replace(item, uuid=items[number].uuid)
+                    cache.store(items[number])
             gathered = cache.gathered(
                 start=start, end=end, user=user, project=project, activity=activity, step=step
             )

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pymesync.reports import Gathered
 
 #: Bumped when the layout changes: an older file is emptied and filled again.
-LAYOUT = "3"
+LAYOUT = "4"
 #: The fields of an entry, one column each: reading a year of entries builds the models straight from
 #: the rows (about 5 µs an entry), without parsing JSON or validating again what the server sent.
 FIELDS = (
@@ -48,6 +48,24 @@ FIELDS = (
     "created_at",
     "updated_at",
 )
+
+
+def _alike(row: str) -> str:
+    """The name of an entry's group in ``totals`` (``row`` is NEW or OLD in a trigger)."""
+    return " || ' ' || ".join(
+        f"quote({row}.{name})" for name in ("user", "date_worked", "project", "activities")
+    )
+
+
+_ADD = (
+    "INSERT INTO totals (alike, user, date_worked, project, activities, seconds, entries)"
+    f" VALUES ({_alike('NEW')}, NEW.user, NEW.date_worked, NEW.project, NEW.activities, NEW.duration, 1)"
+    " ON CONFLICT (alike) DO UPDATE SET seconds = seconds + excluded.seconds, entries = entries + 1;"
+)
+_REMOVE = (
+    "UPDATE totals SET seconds = seconds - OLD.duration, entries = entries - 1"
+    f" WHERE alike = {_alike('OLD')}; DELETE FROM totals WHERE alike = {_alike('OLD')} AND entries = 0;"
+)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # position: the order entries were first seen, which is the server's (creation) order;
@@ -57,9 +75,15 @@ _SCHEMA = (
     " activities TEXT NOT NULL, date_worked TEXT, notes TEXT, issue_uri TEXT, created_at TEXT,"
     " updated_at TEXT, project_uuid TEXT)",
     "CREATE INDEX IF NOT EXISTS entries_day ON entries (date_worked)",
-    # a report reads this index alone: one user's period, in the order it groups by
-    "CREATE INDEX IF NOT EXISTS entries_report ON entries (user, date_worked, project, activities, duration)",
     "CREATE TABLE IF NOT EXISTS projects (uuid TEXT PRIMARY KEY, slugs TEXT NOT NULL)",
+    # the sums a report reads, per value of the fields it groups by, kept by the triggers below in the
+    # same transaction as the entries; ``alike`` names the group (quote() keeps NULL apart from 'NULL')
+    "CREATE TABLE IF NOT EXISTS totals (alike TEXT PRIMARY KEY, user TEXT, date_worked TEXT,"
+    " project TEXT NOT NULL, activities TEXT NOT NULL, seconds INTEGER NOT NULL, entries INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS totals_day ON totals (user, date_worked)",
+    f"CREATE TRIGGER IF NOT EXISTS entries_insert AFTER INSERT ON entries BEGIN {_ADD} END",
+    f"CREATE TRIGGER IF NOT EXISTS entries_delete AFTER DELETE ON entries BEGIN {_REMOVE} END",
+    f"CREATE TRIGGER IF NOT EXISTS entries_update AFTER UPDATE ON entries BEGIN {_REMOVE} {_ADD} END",
 )
 #: Between the slugs of a list (slugs never hold control characters).
 _SEPARATOR = "\x1f"
@@ -87,8 +111,8 @@ class EntryCache:
         self._db.execute(_SCHEMA[0])
         if self._meta("owner") not in (None, self._owner):  # another server, user or layout: start anew
             with self._writing() as db:
-                db.execute("DROP TABLE IF EXISTS entries")
-                db.execute("DROP TABLE IF EXISTS projects")
+                for table in ("entries", "projects", "totals"):  # the triggers go with entries
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
                 db.execute("DELETE FROM meta")
         for statement in _SCHEMA[1:]:
             self._db.execute(statement)
@@ -271,11 +295,14 @@ class EntryCache:
         if step:  # integer division truncates: up for negative durations, so only positive ones add
             seconds = f"(duration + (duration > 0) * ({int(step)} - 1)) / {int(step)} * {int(step)}"
         where, params = _where(start, end, user, project, activity)
-        rows = self._db.execute(
-            f"SELECT user, date_worked, project, activities, SUM({seconds}), COUNT(*) FROM entries{where}"
-            " GROUP BY user, date_worked, project, activities",
-            params,
-        )
+        if step:
+            query = (
+                f"SELECT user, date_worked, project, activities, SUM({seconds}), COUNT(*) FROM entries{where}"
+                " GROUP BY user, date_worked, project, activities"
+            )
+        else:  # summed already, as the entries were stored
+            query = f"SELECT user, date_worked, project, activities, seconds, entries FROM totals{where}"
+        rows = self._db.execute(query, params)
         return [
             Gathered(
                 Time(
