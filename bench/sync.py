@@ -50,10 +50,6 @@ def _seconds(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def median_ms(command: list[str], env: dict[str, str], runs: int = RUNS) -> float:
-    return statistics.median(_seconds(command, env) for _ in range(runs)) * 1000
-
-
 def seed(database_url: str, entries: int, own: int) -> None:
     """``entries`` times straight into the database (the triggers record them as any writer's)."""
     engine = storage.create_engine(database_url)
@@ -114,18 +110,20 @@ def main() -> None:
         seed(server.database_url, args.entries, own)
         login = [*TIMESYNC, "login", "--server", server.base_url, "--user", "alice", "--password-stdin"]
         subprocess.run(login, env=env, input=b"alicepass\n", check=True, capture_output=True)
-        download = median_ms([sys.executable, "-c", DOWNLOAD, server.base_url], env, runs=3)
         cache = Path(home) / "cache"
         cold = []
         for _ in range(3):
             for path in cache.glob("entries-*"):
                 path.unlink()
             cold.append(_seconds(report, env))
-        helped, warmed = [], []
-        for _ in range(RUNS):  # taking turns, so a passing load weighs on both alike
+        helped, warmed, downloads = [], [], []
+        for round_ in range(RUNS):  # taking turns, so a passing load weighs on all alike
             helped.append(_seconds([*TIMESYNC, "--help"], env))
             warmed.append(_seconds(report, env))
+            if round_ % 4 == 0:
+                downloads.append(_seconds([sys.executable, "-c", DOWNLOAD, server.base_url], env))
         startup, warm = statistics.median(helped) * 1000, statistics.median(warmed) * 1000
+        download = statistics.median(downloads) * 1000
         changed = []
         with Client(server.base_url, username="alice", password="alicepass") as alice:
             for n in range(RUNS):
