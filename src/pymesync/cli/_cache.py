@@ -137,7 +137,10 @@ class EntryCache:
         return None if row is None else str(row[0])
 
     def _set_meta(self, name: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+        """Written only when it changes: a sync that changed nothing then writes nothing, and closing
+        the file has nothing to flush to disk."""
+        if self._meta(name) != value:
+            self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     @property
     def synced(self) -> bool:
@@ -169,7 +172,6 @@ class EntryCache:
                 db.executemany("DELETE FROM entries WHERE uuid = ?", [(uuid,) for uuid in page.deleted])
                 token, count = page.token, count + len(page.changed) + len(page.deleted)
             self._set_meta("token", token or "")
-            self._set_meta("synced_at", datetime.datetime.now(datetime.timezone.utc).isoformat())
             return count
 
     def _sync_projects(self, client: Client) -> None:
@@ -324,9 +326,6 @@ class EntryCache:
     def starting_with(self, prefix: str) -> list[Time]:
         """Cached entries whose uuid starts with ``prefix`` (to name an entry while offline)."""
         return list(self.entries(uuid_prefix=prefix))
-
-    def synced_at(self) -> str | None:
-        return self._meta("synced_at")
 
 
 #: Whether a column's list of slugs (joined by _SEPARATOR, which is char(31)) holds the slug given.
