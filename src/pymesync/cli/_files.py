@@ -65,9 +65,10 @@ def open_atomic(path: Path, *, private: bool = False) -> Iterator[TextIO]:
     Readers see the old file or the new one, never half; the temporary file (next to ``path``) gets its
     mode (0600 when ``private``) before any content is written.
     """
-    import tempfile  # with shutil and the compression modules behind it: only when writing
-
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # what tempfile.mkstemp does, without importing it (shutil and the compression modules come with it,
+    # a few milliseconds that log and edit would pay for one small file)
+    temp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         os.fchmod(fd, 0o600 if private else 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
