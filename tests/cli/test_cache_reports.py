@@ -122,3 +122,21 @@ def test_a_changed_entry_is_summed_as_it_is_now(tmp_path: Path) -> None:
     (alike,) = cache.gathered()
     assert (alike.seconds, alike.entries, alike.like.activities) == (600, 1, ("docs",))
     cache.close()
+
+
+def test_a_file_of_an_older_layout_is_started_anew(tmp_path: Path) -> None:
+    """Even one that was never synced (no owner written), whose tables lack today's columns."""
+    import sqlite3
+
+    path = tmp_path / "entries.sqlite"
+    older = sqlite3.connect(path)
+    older.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    older.execute("CREATE TABLE entries (position INTEGER PRIMARY KEY, uuid TEXT UNIQUE, duration INTEGER)")
+    older.commit()
+    older.close()
+    cache = EntryCache(path, "test")
+    day = datetime.date(2026, 3, 2)
+    cache.store(Time(uuid="u1", duration=60, user="alice", project=("gwm",), date_worked=day))
+    assert [entry.uuid for entry in cache.entries()] == ["u1"]
+    assert [alike.seconds for alike in cache.gathered()] == [60]
+    cache.close()

@@ -109,11 +109,13 @@ class EntryCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._owner = f"{LAYOUT} {owner}"
         self._db.execute(_SCHEMA[0])
-        if self._meta("owner") not in (None, self._owner):  # another server, user or layout: start anew
+        # another server, user or layout, or never synced (perhaps by an older layout): start anew
+        if self._meta("owner") != self._owner:
             with self._writing() as db:
-                for table in ("entries", "projects", "totals"):  # the triggers go with entries
-                    db.execute(f"DROP TABLE IF EXISTS {table}")
-                db.execute("DELETE FROM meta")
+                if self._meta("owner") != self._owner:  # again, now that no sync can be running
+                    for table in ("entries", "projects", "totals"):  # the triggers go with entries
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
+                    db.execute("DELETE FROM meta")
         for statement in _SCHEMA[1:]:
             self._db.execute(statement)
         #: slug -> (project uuid, all its slugs joined), read from the projects table when first needed
