@@ -125,10 +125,13 @@ class ClientBase(abc.ABC, Generic[D]):
         token: str | None = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        extensions: Iterable[str] | None = None,
     ) -> None:
         self.baseurl = base_url(baseurl)
         self.timeout = timeout_pair(timeout)
         self._session = new_session(username, password, auth_type, token)
+        if extensions is not None:
+            self._session.extensions = frozenset(extensions)
         self._driver = self._open(max_connections)
         self.times = self._time_collection_class(self._driver, self._session, TIMES)
         self.projects = self._collection_class(self._driver, self._session, PROJECTS)
@@ -148,6 +151,17 @@ class ClientBase(abc.ABC, Generic[D]):
     def token(self) -> str | None:
         """The current token (never shown in ``repr``)."""
         return self._session.token
+
+    @property
+    def extensions(self) -> frozenset[str] | None:
+        """What the server offers beyond the API (``if_match``, ``changes:<collection>``), once known:
+        given to the constructor (a program that keeps it between runs spares ``GET /v1/``), or asked the
+        first time a method needs it. ``None`` until then."""
+        return self._session.extensions
+
+    def forget_extensions(self) -> None:
+        """Ask the server again the next time it matters (what was given or asked may be out of date)."""
+        self._session.extensions = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.baseurl!r} user={self._session.username!r}>"

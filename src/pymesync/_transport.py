@@ -1,28 +1,36 @@
-"""The synchronous transport: moves bytes over kept-alive ``http.client`` connections.
+"""The synchronous transport: HTTP/1.1 over kept-alive sockets.
 
 It knows nothing about TimeSync. It sends one request with timeouts, follows no redirect, never retries a
 POST, and turns every failure into a :class:`~pymesync.errors.TransportError` whose message is a short fixed
 cause, never an exception's text (which could contain the URL and so the token).
 
-Why ``http.client`` and not urllib3: the request target is already percent-encoded by
-:mod:`pymesync._wire`, and urllib3 re-validates and re-encodes it character by character in Python on every
-request (the token alone is ~200 characters); together with its pool-key layers that made a loopback call
-~15% slower than a bare kept-alive connection. The pooling we need is small: idle connections per origin,
-checked for a server-side close before reuse, safe to share between threads.
+Why our own few lines of HTTP/1.1 and not a library. urllib3 re-validates and re-encodes the already
+percent-encoded request target character by character on every request (the token alone is ~200
+characters); with its pool-key layers that made a loopback call ~15% slower than a bare kept-alive
+connection. The standard library's ``http.client`` was fast per call but costs ~15 ms to import (it loads
+the e-mail header parser, and ``ssl`` even for ``http://``): a third of a whole ``timesync log``. What a
+JSON API client needs is small: a request line and headers, a response framed by ``Content-Length``, by
+chunks or by the end of the connection, interim ``1xx`` answers skipped, and idle connections per origin,
+checked for a server-side close before reuse, safe to share between threads. ``ssl`` is imported only for
+``https://``.
 """
 
 from __future__ import annotations
 
-import http.client
 import select
 import socket
-import ssl
+import sys
 import threading
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pymesync._wire import USER_AGENT, Response
 from pymesync.errors import ConnectionFailed, RequestTimeout, TransportError
+
+if TYPE_CHECKING:
+    import ssl
+    from io import BufferedReader
 
 Timeout = tuple[float, float]
 Origin = tuple[str, str, int]
@@ -30,8 +38,17 @@ Origin = tuple[str, str, int]
 #: methods resent once when a reused connection turns out closed (never POST)
 IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: http.client's ways of saying the peer closed or broke the exchange
-_BROKEN = (ConnectionError, http.client.BadStatusLine, http.client.IncompleteRead)
+#: the longest status or header line, and the most header lines, read from a response (as http.client)
+_MAX_LINE = 65_536
+_MAX_HEADERS = 100
+
+
+class _Broken(Exception):
+    """The peer closed the connection early or answered with something that is not HTTP."""
+
+
+class _Malformed(Exception):
+    """An HTTP response whose framing cannot be read (header limits, a bad length or chunk size)."""
 
 
 def split_url(url: object) -> tuple[Origin, str]:
@@ -45,7 +62,7 @@ def split_url(url: object) -> tuple[Origin, str]:
         raise ConnectionFailed("invalid URL") from None
     scheme = parts.scheme.lower()
     host = parts.hostname
-    if scheme not in _DEFAULT_PORTS or not host:
+    if scheme not in _DEFAULT_PORTS or not host or _has_controls(host):
         raise ConnectionFailed("invalid URL")
     target = parts.path or "/"
     if parts.query:
@@ -57,6 +74,16 @@ def check_url(url: object) -> str:
     """Return ``url`` if it is an http(s) URL with a host, else raise the ``invalid URL`` failure."""
     split_url(url)
     return str(url)
+
+
+def _has_controls(text: str) -> bool:
+    """Spaces and control characters, which would end or break a request line."""
+    return any(ch <= " " or ch == "\x7f" for ch in text)
+
+
+def _is_ssl_error(exc: BaseException) -> bool:
+    ssl = sys.modules.get("ssl")  # loaded only if an https:// origin was used
+    return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
 def _connect_failure(exc: BaseException) -> TransportError:
@@ -74,25 +101,147 @@ def _exchange_failure(exc: BaseException) -> TransportError:
     """Name the cause of a failure once connected: timeout, reset, TLS, or a fixed fallback."""
     if isinstance(exc, TimeoutError):
         return RequestTimeout("read timed out")
-    if isinstance(exc, ssl.SSLError):
+    if _is_ssl_error(exc):
         return ConnectionFailed("SSL error")
-    if isinstance(exc, _BROKEN):
+    if isinstance(exc, (ConnectionError, _Broken)):
         return ConnectionFailed("connection reset")
-    if isinstance(exc, (http.client.InvalidURL, UnicodeError)):
+    if isinstance(exc, _Malformed):
+        return ConnectionFailed("invalid response")
+    if isinstance(exc, UnicodeError):
         return ConnectionFailed("invalid URL")
     return ConnectionFailed(f"request failed ({type(exc).__name__})")
 
 
-def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
-    """True if an idle connection has something to read: the server closed it (or sent junk)."""
-    sock = connection.sock
-    if sock is None:
-        return True
+class _Connection:
+    """One socket to an origin, with a buffered reader over it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader: BufferedReader = sock.makefile("rb")
+
+    def closed_by_peer(self) -> bool:
+        """True if the idle connection has something to read: the server closed it (or sent junk)."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+def _host_header(origin: Origin) -> str:
+    scheme, host, port = origin
+    name = host if host.isascii() else host.encode("idna").decode("ascii")
+    if ":" in name:  # an IPv6 address
+        name = f"[{name}]"
+    return name if port == _DEFAULT_PORTS[scheme] else f"{name}:{port}"
+
+
+def _request_bytes(
+    origin: Origin, method: str, target: str, body: bytes | None, headers: Mapping[str, str]
+) -> bytes:
+    if _has_controls(target):
+        raise ConnectionFailed("invalid URL")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {_host_header(origin)}", "Accept-Encoding: identity"]
+    for name, value in headers.items():
+        if _has_controls(name) or ":" in name or "\r" in value or "\n" in value:
+            raise ConnectionFailed("invalid header")
+        lines.append(f"{name}: {value}")
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    except UnicodeError:
+        raise ConnectionFailed("invalid URL") from None
+    return head + (body or b"")
+
+
+def _read_line(reader: BufferedReader) -> bytes:
+    line = reader.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise _Malformed("line too long")
+    return line
+
+
+def _read_head(reader: BufferedReader) -> tuple[str, int, dict[str, str]]:
+    """The version, status and headers (lower-case names, repeated ones joined) of the final answer."""
+    while True:
+        line = _read_line(reader)
+        if not line:
+            raise _Broken("closed before the status line")
+        parts = line.decode("latin-1").rstrip("\r\n").split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(parts[1]) != 3 or not parts[1].isdigit():
+            raise _Broken("not an HTTP status line")
+        version, status = parts[0], int(parts[1])
+        headers: dict[str, str] = {}
+        last = ""
+        for _ in range(_MAX_HEADERS + 1):
+            line = _read_line(reader)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            text = line.decode("latin-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and last:  # an obsolete folded continuation line
+                headers[last] += " " + text.strip()
+                continue
+            name, colon, value = text.partition(":")
+            if not colon:
+                raise _Malformed("header line without a colon")
+            last = name.strip().lower()
+            value = value.strip()
+            headers[last] = f"{headers[last]}, {value}" if last in headers else value
+        else:
+            raise _Malformed("too many headers")
+        if not 100 <= status < 200 or status == 101:  # interim answers (100 Continue, 103...) are skipped
+            return version, status, headers
+
+
+def _read_exactly(reader: BufferedReader, size: int) -> bytes:
+    data = reader.read(size)
+    if len(data) < size:
+        raise _Broken("closed in the middle of the body")
+    return data
+
+
+def _read_chunked(reader: BufferedReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        line = _read_line(reader)
+        if not line:
+            raise _Broken("closed in the middle of the body")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise _Malformed("invalid chunk size") from None
+        if size < 0:
+            raise _Malformed("invalid chunk size")
+        if size == 0:
+            while _read_line(reader) not in (b"\r\n", b"\n", b""):  # trailer fields, ignored
+                pass
+            return b"".join(parts)
+        parts.append(_read_exactly(reader, size))
+        _read_exactly(reader, 2)  # the CRLF after the chunk
+
+
+def _read_response(reader: BufferedReader, method: str) -> tuple[Response, bool]:
+    """The response, and whether the connection can carry another request."""
+    version, status, headers = _read_head(reader)
+    tokens = {token.strip().lower() for token in headers.get("connection", "").split(",")}
+    reusable = "close" not in tokens and (version != "HTTP/1.0" or "keep-alive" in tokens)
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        body = b""
+    elif headers.get("transfer-encoding", "").lower().rsplit(",", 1)[-1].strip() == "chunked":
+        body = _read_chunked(reader)
+    elif "content-length" in headers:
+        lengths = {length.strip() for length in headers["content-length"].split(",")}
+        if len(lengths) != 1 or not next(iter(lengths)).isdigit():
+            raise _Malformed("invalid Content-Length")
+        body = _read_exactly(reader, int(lengths.pop()))
+    else:  # the body ends when the server closes the connection
+        body, reusable = reader.read(), False
+    return Response(status, headers.get("content-type"), body), reusable
 
 
 class SyncTransport:
@@ -101,87 +250,88 @@ class SyncTransport:
     def __init__(self, timeout: Timeout, *, maxsize: int = 10) -> None:
         self._connect_timeout, self._read_timeout = timeout
         self._maxsize = maxsize
-        self._idle: dict[Origin, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[Origin, list[_Connection]] = {}
         self._lock = threading.Lock()
-        self._tls: ssl.SSLContext | None = None
+        self._tls: ssl.SSLContext | None = None  # made on the first https:// request
 
     def send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Response:
         """Send one request; a GET/DELETE on a reused connection the server had closed is retried once."""
         origin, target = split_url(url)
-        all_headers = {"User-Agent": USER_AGENT, **headers}
+        request = _request_bytes(origin, method, target, body, {"User-Agent": USER_AGENT, **headers})
         connection = self._checkout(origin)
-        reused = connection.sock is not None
-        try:
-            return self._exchange(origin, connection, method, target, body, all_headers)
-        except ConnectionFailed as failure:
-            if not (reused and failure.cause == "connection reset" and method in IDEMPOTENT):
-                raise
-        return self._exchange(origin, self._new_connection(origin), method, target, body, all_headers)
-
-    def _exchange(
-        self,
-        origin: Origin,
-        connection: http.client.HTTPConnection,
-        method: str,
-        target: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-    ) -> Response:
-        try:
-            if connection.sock is None:
-                try:
-                    connection.connect()
-                except (OSError, http.client.HTTPException, ValueError) as exc:
-                    raise _connect_failure(exc) from None
-                assert connection.sock is not None
-                connection.sock.settimeout(self._read_timeout)
+        if connection is not None:
             try:
-                connection.request(method, target, body=body, headers=dict(headers))
-                raw = connection.getresponse()
-                data = raw.read()
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise _exchange_failure(exc) from None
+                return self._exchange(origin, connection, method, request)
+            except ConnectionFailed as failure:
+                if not (failure.cause == "connection reset" and method in IDEMPOTENT):
+                    raise
+        return self._exchange(origin, self._connect(origin), method, request)
+
+    def _exchange(self, origin: Origin, connection: _Connection, method: str, request: bytes) -> Response:
+        try:
+            connection.sock.sendall(request)
+            response, reusable = _read_response(connection.reader, method)
+        except (OSError, ValueError, _Broken, _Malformed) as exc:
+            connection.close()
+            raise _exchange_failure(exc) from None
         except BaseException:
             connection.close()
             raise
-        response = Response(raw.status, raw.getheader("Content-Type"), data)
-        if raw.will_close:
-            connection.close()
-        else:
+        if reusable:
             self._checkin(origin, connection)
+        else:
+            connection.close()
         return response
 
-    def _checkout(self, origin: Origin) -> http.client.HTTPConnection:
-        """An idle connection to ``origin`` that the server has not closed, or a new unconnected one."""
+    def _connect(self, origin: Origin) -> _Connection:
+        scheme, host, port = origin
+        # an ASCII name as bytes, which getaddrinfo takes as it is: a str goes through the idna codec,
+        # whose import costs a millisecond
+        address = host.encode("ascii") if host.isascii() else host
+        try:
+            sock = socket.create_connection(
+                (address, port),  # type: ignore[arg-type]  # typeshed lists str only
+                timeout=self._connect_timeout,
+            )
+        except (OSError, ValueError, UnicodeError) as exc:
+            raise _connect_failure(exc) from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                sock = self._tls_context().wrap_socket(sock, server_hostname=host)
+            sock.settimeout(self._read_timeout)
+        except (OSError, ValueError) as exc:
+            sock.close()
+            raise _connect_failure(exc) from None
+        return _Connection(sock)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        import ssl  # only for https://: it costs as much to import as everything else here
+
+        with self._lock:
+            if self._tls is None:
+                context = ssl.create_default_context()
+                context.set_alpn_protocols(["http/1.1"])
+                self._tls = context
+            return self._tls
+
+    def _checkout(self, origin: Origin) -> _Connection | None:
+        """An idle connection to ``origin`` that the server has not closed, or None."""
         while True:
             with self._lock:
                 idle = self._idle.get(origin)
                 connection = idle.pop() if idle else None
-            if connection is None:
-                return self._new_connection(origin)
-            if not _closed_by_peer(connection):
+            if connection is None or not connection.closed_by_peer():
                 return connection
             connection.close()
 
-    def _checkin(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
+    def _checkin(self, origin: Origin, connection: _Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(origin, [])
             if len(idle) < self._maxsize:
                 idle.append(connection)
                 return
         connection.close()
-
-    def _new_connection(self, origin: Origin) -> http.client.HTTPConnection:
-        scheme, host, port = origin
-        try:
-            if scheme == "https":
-                if self._tls is None:
-                    self._tls = ssl.create_default_context()
-                timeout = self._connect_timeout
-                return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
-            return http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
-        except (http.client.InvalidURL, ValueError):
-            raise ConnectionFailed("invalid URL") from None
 
     def close(self) -> None:
         """Release pooled connections; a later request opens new ones."""

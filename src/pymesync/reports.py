@@ -13,19 +13,25 @@ Grouping keys:
 :func:`summarize` gives flat rows per combination of keys; :func:`nest` the same as a tree with subtotals
 (repeated ``--by`` in the command line); :func:`pivot` a grid of one key against another (days × projects,
 the week sheet billing tools take).
+
+The keys read only :data:`GROUPED_FIELDS` of an entry, so entries equal in those fall in the same groups
+whatever ``by`` is. A store that can sum for itself (the command line's SQLite copy) hands each such set
+over as one :class:`Gathered` instead of every entry; the rules above stay defined here, once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 from pymesync.models import Time
 
 __all__ = [
+    "GROUPED_FIELDS",
     "GROUPS",
+    "Gathered",
     "NestedRow",
     "Pivot",
     "Summary",
@@ -76,6 +82,33 @@ GROUPS: Final[dict[str, Callable[[Time], list[GroupValue]]]] = {
 }
 
 
+#: Every field of an entry that a key of :data:`GROUPS` reads.
+GROUPED_FIELDS: Final = ("project", "activities", "user", "date_worked")
+
+
+@dataclasses.dataclass(frozen=True)
+class Gathered:
+    """Entries equal in :data:`GROUPED_FIELDS`, summed beforehand: ``like`` has those fields (its duration
+    is not read), ``seconds`` and ``entries`` are the sums of the set."""
+
+    like: Time
+    seconds: int
+    entries: int
+
+
+Entries = Iterable[Time | Gathered]
+
+
+def _weighted(entries: Entries) -> Iterator[tuple[Time, int, int]]:
+    """``(entry, seconds, count)``: an entry counts once with its duration, a :class:`Gathered` with its
+    sums."""
+    for item in entries:
+        if isinstance(item, Gathered):
+            yield item.like, item.seconds, item.entries
+        else:
+            yield item, item.duration, 1
+
+
 @dataclasses.dataclass(frozen=True)
 class SummaryRow:
     """One group: its values in the order of ``by``, the total seconds and the number of entries."""
@@ -110,7 +143,7 @@ def _sort_key(group: tuple[GroupValue, ...]) -> tuple[tuple[bool, str], ...]:
     return tuple((value is not None, "" if value is None else str(value)) for value in group)
 
 
-def summarize(entries: Iterable[Time], by: Sequence[str] = ("project",)) -> Summary:
+def summarize(entries: Entries, by: Sequence[str] = ("project",)) -> Summary:
     """Total ``duration`` of ``entries`` per combination of the ``by`` keys (see the module docstring)."""
     keys = (by,) if isinstance(by, str) else tuple(by)
     unknown = [key for key in keys if key not in GROUPS]
@@ -118,16 +151,16 @@ def summarize(entries: Iterable[Time], by: Sequence[str] = ("project",)) -> Summ
         raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
     totals: dict[tuple[GroupValue, ...], list[int]] = {}
     total_seconds = count = 0
-    for entry in entries:
-        total_seconds += entry.duration
-        count += 1
+    for entry, seconds, entries_in in _weighted(entries):
+        total_seconds += seconds
+        count += entries_in
         groups: list[tuple[GroupValue, ...]] = [()]
         for key in keys:
             groups = [(*group, value) for group in groups for value in GROUPS[key](entry)]
         for group in groups:
             sums = totals.setdefault(group, [0, 0])
-            sums[0] += entry.duration
-            sums[1] += 1
+            sums[0] += seconds
+            sums[1] += entries_in
     return summary_of(keys, totals, total_seconds, count)
 
 
@@ -160,7 +193,7 @@ class NestedRow:
         return self.group[-1]
 
 
-def nest(entries: Iterable[Time], by: Sequence[str]) -> list[NestedRow]:
+def nest(entries: Entries, by: Sequence[str]) -> list[NestedRow]:
     """Subtotals for every prefix of ``by``, each row followed by its children (depth-first, sorted)."""
     items = list(entries)
     keys = tuple(by)
@@ -194,7 +227,7 @@ class Pivot:
     total_seconds: int
 
 
-def pivot(entries: Iterable[Time], rows: str, columns: str) -> Pivot:
+def pivot(entries: Entries, rows: str, columns: str) -> Pivot:
     """A ``rows`` × ``columns`` grid, e.g. ``pivot(entries, "day", "project")`` for a week sheet.
 
     Row and column totals are summed from the entries themselves, so an entry with two activities counts

@@ -98,6 +98,22 @@ def logged_in(run: Runner) -> Runner:
 Run = Callable[..., Result]
 
 
+@pytest.fixture
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``METHOD /path`` of every request the command line sends (through the real transport)."""
+    from pymesync._transport import SyncTransport
+
+    sent: list[str] = []
+    real_send = SyncTransport.send
+
+    def send(self: SyncTransport, method: str, url: str, *args: object) -> object:
+        sent.append(f"{method} {url.split('/v1', 1)[1].split('?')[0] or '/'}")
+        return real_send(self, method, url, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SyncTransport, "send", send)
+    return sent
+
+
 def environment(home: Path) -> dict[str, str]:
     """The environment for ``timesync`` subprocesses: this test's config dir, no keyring, no colour."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMESYNC_")}

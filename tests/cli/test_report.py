@@ -12,11 +12,12 @@ from xml.etree import ElementTree
 
 import pytest
 
+from pymesync import Client
 from pymesync.models import Time
 from pymesync.reports import nest, pivot
 from pymesync.server.testing import RunningServer
 
-from .conftest import Runner, seeded_server
+from .conftest import ADMIN, USER, Runner, seeded_server
 
 WEEK = "2026-W10"  # 2026-03-02 .. 2026-03-08
 
@@ -183,3 +184,21 @@ def test_svg_output_refuses_other_formats_before_doing_anything(logged_in: Runne
     assert list(tmp_path.glob("*.svg")) == []
     empty = _chart(logged_in, tmp_path, "--by", "week")
     assert _bars(empty) == {} and "0m" in (empty.findtext(f"{_SVG}title") or "")
+
+
+def test_a_renamed_project_shows_its_new_slugs(logged_in: Runner) -> None:
+    """The feed does not send a renamed project's times again; the local copy rewrites their slugs."""
+    member = {"member": True, "spectator": False, "manager": False}
+    with Client(logged_in.server.base_url, username=ADMIN[0], password=ADMIN[1]) as admin:
+        admin.projects.create(name="Old", slugs=["old"], default_activity="dev", users={USER[0]: member})
+        logged_in("log", "1h", "old", "--date", "2026-03-02")
+        logged_in("log", "1h", "gwm", "--date", "2026-03-02")
+        assert "old" in logged_in("ls", "--period", WEEK).stdout  # the copy holds the entry now
+        admin.projects.update("old", slugs=["zz-new"])
+    listed = logged_in("ls", "--period", WEEK).stdout
+    assert "zz-new" in listed and "old" not in listed
+    report = json.loads(logged_in("report", "--period", WEEK, "--json").stdout)
+    assert sorted(row["project"] for row in report) == ["ganeti", "zz-new"]
+    by_project = logged_in("report", "--period", WEEK, "-p", "zz-new", "--json").stdout
+    assert [row["project"] for row in json.loads(by_project)] == ["zz-new"]
+    assert "no project 'old'" in logged_in("ls", "-p", "old", code=5).stderr

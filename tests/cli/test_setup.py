@@ -140,3 +140,16 @@ def test_broken_config_file_is_reported_not_a_traceback(run: Runner) -> None:
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_scripts_are_generated(run: Runner, shell: str) -> None:
     assert "_TIMESYNC_COMPLETE" in run("completion", shell).stdout
+
+
+def test_a_config_edited_by_hand_is_read_again(logged_in: Runner) -> None:
+    """The parsed config is remembered between commands, but never past a change to the file."""
+    logged_in("config", "set", "target", "40h")
+    assert logged_in("config", "get", "target").stdout.strip() == "40h"
+    path = logged_in.home / "config.toml"
+    edited = path.read_text().replace('"40h"', '"41h"')  # the same size, written in place
+    with path.open("r+") as handle:
+        handle.write(edited)
+    assert logged_in("config", "get", "target").stdout.strip() == "41h"
+    path.write_text(edited + "\n[broken\n")
+    assert "not valid TOML" in logged_in("config", "get", "target", code=1).stderr

@@ -1,21 +1,56 @@
-"""What every command gets: the terminal, the config, and a logged-in client built on demand."""
+"""What every command gets: the terminal, the config, and a logged-in client built on demand.
+
+The client starts on the cached token and on the server's extensions as last asked (``GET /v1/``, kept
+for :data:`EXTENSIONS_TTL`), so a command sends only the requests its own work needs. Both are checked
+where a stale copy would matter: a refused token is renewed, a changes feed that is not there makes the
+command ask again at once, and a write that must not overwrite someone else's (``edit``, ``undo``, a
+queued edit) always asks first, so the lost-update check uses what the server offers now.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import os
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from pymesync.cli._config import Config
 from pymesync.cli._errors import CliError, ExitCode
+from pymesync.cli._files import cache_dir, read_json, write_json
 from pymesync.cli._terminal import Terminal
 
 if TYPE_CHECKING:
     from pymesync.cli._cache import EntryCache
     from pymesync.client import Client
+
+#: Seconds the server's answer to ``GET /v1/`` (which extensions it has) is used without asking again.
+EXTENSIONS_TTL = 86_400.0
+
+
+def _extensions_path(profile: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    return cache_dir() / f"extensions-{safe}.json"
+
+
+def load_extensions(profile: str, url: str, now: float) -> frozenset[str] | None:
+    """The extensions saved for this server less than :data:`EXTENSIONS_TTL` ago, else None."""
+    saved = read_json(_extensions_path(profile))
+    if not isinstance(saved, dict) or saved.get("url") != url:
+        return None
+    offered, when = saved.get("extensions"), saved.get("saved")
+    if not isinstance(offered, list) or not isinstance(when, (int, float)):
+        return None
+    if not 0 <= now - when < EXTENSIONS_TTL or not all(isinstance(name, str) for name in offered):
+        return None
+    return frozenset(offered)
+
+
+def save_extensions(profile: str, url: str, offered: frozenset[str], now: float) -> None:
+    write_json(_extensions_path(profile), {"url": url, "extensions": sorted(offered), "saved": now})
 
 
 @dataclasses.dataclass
@@ -37,6 +72,8 @@ class App:
     _config: Config | None = None
     _client: Client | None = None
     _entry_cache: EntryCache | None = None
+    #: whether the client's extensions came from the saved answer (not asked by this command)
+    _extensions_saved: bool = False
 
     @classmethod
     def create(
@@ -98,17 +135,46 @@ class App:
                 )
             return found
 
-        client = Client(account.url, username=account.user, password=password, token=cached)
+        offered = load_extensions(account.profile, account.url, time.time())
+        client = Client(
+            account.url, username=account.user, password=password, token=cached, extensions=offered
+        )
+        self._extensions_saved = offered is not None
 
         def finish() -> None:
             token = client.token
             if token and token != cached:
                 creds.save_token(account.profile, account.url, account.user, token)
+            if client.extensions is not None and not self._extensions_saved:
+                save_extensions(account.profile, account.url, client.extensions, time.time())
             client.close()
 
         self.ctx.call_on_close(finish)
         self._client = client
         return client
+
+    def ask_extensions_again(self) -> None:
+        """Before a write whose safety depends on them: the server's extensions as they are now."""
+        if self._extensions_saved:
+            self._extensions_saved = False
+            self.client().forget_extensions()
+
+    def sync_entries(self, *, projects: bool = True) -> int:
+        """Bring the local copy up to date (see :meth:`EntryCache.sync`); returns how many changed.
+
+        A feed the saved extensions promised but the server refuses (it was turned off, or the URL now
+        leads to another server) is not an error: the extensions are asked again and the sync redone.
+        """
+        from pymesync.errors import MethodNotAllowedError, NotFoundError, UnexpectedResponse
+
+        cache, client = self.entry_cache(), self.client()
+        try:
+            return cache.sync(client, projects=projects)
+        except (NotFoundError, MethodNotAllowedError, UnexpectedResponse):
+            if not self._extensions_saved:
+                raise
+        self.ask_extensions_again()
+        return cache.sync(client, projects=projects)
 
     def entry_cache(self) -> EntryCache:
         """The local copy of this profile's entries (see :mod:`._cache`); not synced here."""

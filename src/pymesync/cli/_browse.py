@@ -289,6 +289,7 @@ def undo(app: App) -> None:
     elif action == "updated":
         from pymesync.errors import RevisionConflictError
 
+        app.ask_extensions_again()  # the revision check must use what the server offers now
         try:
             restored = client.times.update(last["uuid"], if_revision=last.get("revision"), **last["before"])
         except RevisionConflictError:

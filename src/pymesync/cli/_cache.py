@@ -4,6 +4,15 @@
 changed (a server without the feed is compared in full, see ``Collection.changes``). One SQLite file per
 profile in the cache directory; deleting it only costs a full read. A sync holds SQLite's write lock from
 reading the token to storing the next one, so two processes syncing at once take turns.
+
+Project slugs. A renamed project's times are not sent again by the feed, so the copy also follows the
+projects (their uuid and slugs) and keeps, with each entry, the uuid of its project: a rename rewrites
+the slugs of that project's entries, and every entry carries its project's slugs as the server lists them
+now (all of them, sorted), even one stored from a create's echo that named a single slug.
+
+Reports are summed here, in SQL, by the fields the grouping keys read
+(:data:`pymesync.reports.GROUPED_FIELDS`): :meth:`EntryCache.gathered` hands ``pymesync.reports`` one
+:class:`~pymesync.reports.Gathered` per set of alike entries instead of a year of entries one by one.
 """
 
 from __future__ import annotations
@@ -20,9 +29,10 @@ from pymesync.cli._files import cache_dir
 if TYPE_CHECKING:
     from pymesync.client import Client
     from pymesync.models import Time
+    from pymesync.reports import Gathered
 
 #: Bumped when the layout changes: an older file is emptied and filled again.
-LAYOUT = "2"
+LAYOUT = "4"
 #: The fields of an entry, one column each: reading a year of entries builds the models straight from
 #: the rows (about 5 µs an entry), without parsing JSON or validating again what the server sent.
 FIELDS = (
@@ -38,14 +48,42 @@ FIELDS = (
     "created_at",
     "updated_at",
 )
+
+
+def _alike(row: str) -> str:
+    """The name of an entry's group in ``totals`` (``row`` is NEW or OLD in a trigger)."""
+    return " || ' ' || ".join(
+        f"quote({row}.{name})" for name in ("user", "date_worked", "project", "activities")
+    )
+
+
+_ADD = (
+    "INSERT INTO totals (alike, user, date_worked, project, activities, seconds, entries)"
+    f" VALUES ({_alike('NEW')}, NEW.user, NEW.date_worked, NEW.project, NEW.activities, NEW.duration, 1)"
+    " ON CONFLICT (alike) DO UPDATE SET seconds = seconds + excluded.seconds, entries = entries + 1;"
+)
+_REMOVE = (
+    "UPDATE totals SET seconds = seconds - OLD.duration, entries = entries - 1"
+    f" WHERE alike = {_alike('OLD')}; DELETE FROM totals WHERE alike = {_alike('OLD')} AND entries = 0;"
+)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # position: the order entries were first seen, which is the server's (creation) order
+    # position: the order entries were first seen, which is the server's (creation) order;
+    # project_uuid: the project the slugs named when stored (NULL while that project is not known here)
     "CREATE TABLE IF NOT EXISTS entries (position INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL"
     " UNIQUE, revision INTEGER, duration INTEGER NOT NULL, user TEXT, project TEXT NOT NULL,"
     " activities TEXT NOT NULL, date_worked TEXT, notes TEXT, issue_uri TEXT, created_at TEXT,"
-    " updated_at TEXT)",
+    " updated_at TEXT, project_uuid TEXT)",
     "CREATE INDEX IF NOT EXISTS entries_day ON entries (date_worked)",
+    "CREATE TABLE IF NOT EXISTS projects (uuid TEXT PRIMARY KEY, slugs TEXT NOT NULL)",
+    # the sums a report reads, per value of the fields it groups by, kept by the triggers below in the
+    # same transaction as the entries; ``alike`` names the group (quote() keeps NULL apart from 'NULL')
+    "CREATE TABLE IF NOT EXISTS totals (alike TEXT PRIMARY KEY, user TEXT, date_worked TEXT,"
+    " project TEXT NOT NULL, activities TEXT NOT NULL, seconds INTEGER NOT NULL, entries INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS totals_day ON totals (user, date_worked)",
+    f"CREATE TRIGGER IF NOT EXISTS entries_insert AFTER INSERT ON entries BEGIN {_ADD} END",
+    f"CREATE TRIGGER IF NOT EXISTS entries_delete AFTER DELETE ON entries BEGIN {_REMOVE} END",
+    f"CREATE TRIGGER IF NOT EXISTS entries_update AFTER UPDATE ON entries BEGIN {_REMOVE} {_ADD} END",
 )
 #: Between the slugs of a list (slugs never hold control characters).
 _SEPARATOR = "\x1f"
@@ -66,14 +104,22 @@ class EntryCache:
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)
         path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # a commit need not wait for the disk: a power cut may undo the last sync, never half of it, and
+        # the next sync reads those changes again (the outbox, which must not forget, waits for the disk)
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._owner = f"{LAYOUT} {owner}"
         self._db.execute(_SCHEMA[0])
-        if self._meta("owner") not in (None, self._owner):  # another server, user or layout: start anew
+        # another server, user or layout, or never synced (perhaps by an older layout): start anew
+        if self._meta("owner") != self._owner:
             with self._writing() as db:
-                db.execute("DROP TABLE IF EXISTS entries")
-                db.execute("DELETE FROM meta")
+                if self._meta("owner") != self._owner:  # again, now that no sync can be running
+                    for table in ("entries", "projects", "totals"):  # the triggers go with entries
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
+                    db.execute("DELETE FROM meta")
         for statement in _SCHEMA[1:]:
             self._db.execute(statement)
+        #: slug -> (project uuid, all its slugs joined), read from the projects table when first needed
+        self._projects: dict[str, tuple[str, str]] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -93,19 +139,28 @@ class EntryCache:
         return None if row is None else str(row[0])
 
     def _set_meta(self, name: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+        """Written only when it changes: a sync that changed nothing then writes nothing, and closing
+        the file has nothing to flush to disk."""
+        if self._meta(name) != value:
+            self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     @property
     def synced(self) -> bool:
         """Whether the cache was ever filled for this server and user."""
         return self._meta("owner") == self._owner and self._meta("token") is not None
 
-    def sync(self, client: Client) -> int:
-        """Bring the copy up to date; returns how many entries changed or went away."""
+    def sync(self, client: Client, *, projects: bool = True) -> int:
+        """Bring the copy up to date; returns how many entries changed or went away.
+
+        ``projects=False`` leaves the project slugs as they are (``log`` needs the entries, not their
+        slugs); the next full sync brings any rename.
+        """
         from pymesync._operations import FULL_READ_TOKEN
 
         with self._writing() as db:
             self._set_meta("owner", self._owner)
+            if projects:
+                self._sync_projects(client)
             token = self._meta("token")
             held: dict[str, Time] = {}
             if token == FULL_READ_TOKEN:  # the server has no feed: its list is compared with ours
@@ -119,11 +174,55 @@ class EntryCache:
                 db.executemany("DELETE FROM entries WHERE uuid = ?", [(uuid,) for uuid in page.deleted])
                 token, count = page.token, count + len(page.changed) + len(page.deleted)
             self._set_meta("token", token or "")
-            self._set_meta("synced_at", datetime.datetime.now(datetime.timezone.utc).isoformat())
             return count
 
+    def _sync_projects(self, client: Client) -> None:
+        """Follow the projects' slugs; a changed project rewrites the slugs of its entries."""
+        from pymesync._operations import FULL_READ_TOKEN
+
+        token = self._meta("projects_token")
+        stored = dict(self._db.execute("SELECT uuid, slugs FROM projects").fetchall())
+        # nothing held: where the server has no feed, every sync compares the whole list with ``stored``
+        for page in client.projects.iter_changes(None if token == FULL_READ_TOKEN else token):
+            for project in page.changed:
+                slugs = _SEPARATOR.join(sorted(project.slugs))
+                if project.uuid is None or not slugs or stored.get(project.uuid) == slugs:
+                    continue
+                stored[project.uuid] = slugs
+                self._db.execute(
+                    "INSERT OR REPLACE INTO projects (uuid, slugs) VALUES (?, ?)", (project.uuid, slugs)
+                )
+                self._db.execute(
+                    "UPDATE entries SET project = ? WHERE project_uuid = ? AND project != ?",
+                    (slugs, project.uuid, slugs),
+                )
+                for slug in project.slugs:  # entries stored before this project was known here
+                    self._db.execute(
+                        "UPDATE entries SET project = ?, project_uuid = ?"
+                        f" WHERE project_uuid IS NULL AND {_HAS['project']}",
+                        (slugs, project.uuid, slug),
+                    )
+            token = page.token
+        self._set_meta("projects_token", token or "")
+        self._projects = None
+
+    def _project_of(self, slugs: tuple[str, ...]) -> tuple[str | None, str]:
+        """The uuid and current slugs of the project ``slugs`` name, or ``(None, slugs)`` if not known."""
+        if self._projects is None:
+            self._projects = {
+                slug: (uuid, joined)
+                for uuid, joined in self._db.execute("SELECT uuid, slugs FROM projects")
+                for slug in joined.split(_SEPARATOR)
+            }
+        for slug in slugs:
+            found = self._projects.get(slug)
+            if found is not None:
+                return found
+        return None, _SEPARATOR.join(slugs)
+
     def _store(self, entry: Time) -> None:
-        self._db.execute(_UPSERT, _row(entry))
+        project_uuid, slugs = self._project_of(entry.project)
+        self._db.execute(_UPSERT, _row(entry, slugs, project_uuid))
 
     def store(self, entry: Time) -> None:
         """Keep an entry this command line just wrote, so it is there before the next sync."""
@@ -143,18 +242,7 @@ class EntryCache:
         """Cached entries in the server's order, filtered as ``GET /times`` filters them."""
         from pymesync.models import Time
 
-        query, params = f"SELECT {', '.join(FIELDS)} FROM entries WHERE 1 = 1", list[str]()
-        if start is not None:
-            query, params = query + " AND date_worked >= ?", [*params, start.isoformat()]
-        if end is not None:
-            query, params = query + " AND date_worked <= ?", [*params, end.isoformat()]
-        if user is not None:
-            query, params = query + " AND user = ?", [*params, user]
-        if uuid_prefix is not None:  # uuids hold no LIKE wildcards; anything else matches nothing
-            query, params = (
-                query + " AND uuid LIKE ?",
-                [*params, uuid_prefix.replace("%", "").replace("_", "") + "%"],
-            )
+        where, params = _where(start, end, user, project, activity, uuid_prefix)
         days: dict[str | None, datetime.date | None] = {None: None}
         slugs: dict[str, tuple[str, ...]] = {"": ()}
 
@@ -170,9 +258,11 @@ class EntryCache:
                 found = slugs[text] = tuple(text.split(_SEPARATOR))
             return found
 
-        for row in self._db.execute(query + " ORDER BY position", params):
+        for row in self._db.execute(
+            f"SELECT {', '.join(FIELDS)} FROM entries{where} ORDER BY position", params
+        ):
             uuid, revision, duration, user, projects, activities, worked, notes, issue, created, updated = row
-            entry = Time(
+            yield Time(
                 uuid=uuid,
                 revision=revision,
                 duration=duration,
@@ -185,11 +275,51 @@ class EntryCache:
                 created_at=day(created),
                 updated_at=day(updated),
             )
-            if project is not None and project not in entry.project:
-                continue
-            if activity is not None and activity not in entry.activities:
-                continue
-            yield entry
+
+    def gathered(
+        self,
+        *,
+        start: datetime.date | None = None,
+        end: datetime.date | None = None,
+        user: str | None = None,
+        project: str | None = None,
+        activity: str | None = None,
+        step: int | None = None,
+    ) -> list[Gathered]:
+        """The entries :meth:`entries` would give, summed per value of the fields reports group by.
+
+        ``step`` rounds each entry's duration up to a multiple of it first (billing increments), as
+        ``-(-duration // step) * step`` does.
+        """
+        from pymesync.models import Time
+        from pymesync.reports import GROUPED_FIELDS, Gathered
+
+        assert GROUPED_FIELDS == ("project", "activities", "user", "date_worked")  # the columns below
+        seconds = "duration"
+        if step:  # integer division truncates: up for negative durations, so only positive ones add
+            seconds = f"(duration + (duration > 0) * ({int(step)} - 1)) / {int(step)} * {int(step)}"
+        where, params = _where(start, end, user, project, activity)
+        if step:
+            query = (
+                f"SELECT user, date_worked, project, activities, SUM({seconds}), COUNT(*) FROM entries{where}"
+                " GROUP BY user, date_worked, project, activities"
+            )
+        else:  # summed already, as the entries were stored
+            query = f"SELECT user, date_worked, project, activities, seconds, entries FROM totals{where}"
+        rows = self._db.execute(query, params)
+        return [
+            Gathered(
+                Time(
+                    user=who,
+                    project=tuple(slugs.split(_SEPARATOR)) if slugs else (),
+                    activities=tuple(kinds.split(_SEPARATOR)) if kinds else (),
+                    date_worked=None if day is None else datetime.date.fromisoformat(day),
+                ),
+                total,
+                count,
+            )
+            for who, day, slugs, kinds, total, count in rows
+        ]
 
     def get(self, uuid: str) -> Time | None:
         found = self.starting_with(uuid)
@@ -199,31 +329,68 @@ class EntryCache:
         """Cached entries whose uuid starts with ``prefix`` (to name an entry while offline)."""
         return list(self.entries(uuid_prefix=prefix))
 
-    def synced_at(self) -> str | None:
-        return self._meta("synced_at")
+
+#: Whether a column's list of slugs (joined by _SEPARATOR, which is char(31)) holds the slug given.
+_HAS = {
+    column: f"instr(char(31) || {column} || char(31), char(31) || ? || char(31)) > 0"
+    for column in ("project", "activities")
+}
+
+
+def _where(
+    start: datetime.date | None,
+    end: datetime.date | None,
+    user: str | None,
+    project: str | None,
+    activity: str | None,
+    uuid_prefix: str | None = None,
+) -> tuple[str, list[str]]:
+    """The WHERE clause (with a leading space, or empty) choosing entries as ``GET /times`` filters them."""
+    clauses, params = [], list[str]()
+    if uuid_prefix is not None:  # uuids hold no LIKE wildcards; anything else matches nothing
+        clauses.append("uuid LIKE ?")
+        params.append(uuid_prefix.replace("%", "").replace("_", "") + "%")
+    if start is not None:
+        clauses.append("date_worked >= ?")
+        params.append(start.isoformat())
+    if end is not None:
+        clauses.append("date_worked <= ?")
+        params.append(end.isoformat())
+    if user is not None:
+        clauses.append("user = ?")
+        params.append(user)
+    for column, slug in (("project", project), ("activities", activity)):
+        if slug is not None:
+            clauses.append(_HAS[column])
+            params.append(slug)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def _day(value: datetime.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+_STORED = (*FIELDS, "project_uuid")
+#: An entry's row: the project column is replaced by its project's current slugs where known.
 _UPSERT = (
-    f"INSERT INTO entries ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))}) ON CONFLICT (uuid)"
-    f" DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in FIELDS[1:])}"
+    f"INSERT INTO entries ({', '.join(_STORED)}) VALUES ({', '.join('?' * len(_STORED))}) ON CONFLICT (uuid)"
+    f" DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _STORED[1:])}"
 )
 
 
-def _row(entry: Time) -> tuple[object, ...]:
+def _row(entry: Time, slugs: str, project_uuid: str | None) -> tuple[object, ...]:
+    """The values of :data:`_STORED`; the project's as :meth:`EntryCache._project_of` found them."""
     return (
         entry.uuid,
         entry.revision,
         entry.duration,
         entry.user,
-        _SEPARATOR.join(entry.project),
+        slugs,
         _SEPARATOR.join(entry.activities),
         _day(entry.date_worked),
         entry.notes,
         entry.issue_uri,
         _day(entry.created_at),
         _day(entry.updated_at),
+        project_uuid,
     )

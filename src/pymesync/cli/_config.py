@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pymesync.cli._errors import CliError, usage_error
-from pymesync.cli._files import config_dir, dump_toml, read_toml, write_atomic
+from pymesync.cli._files import config_dir, dump_toml, read_toml_remembered, write_atomic
 
 DEFAULT_PROFILE = "default"
 #: settings `config set` accepts: name → what it means (shown in errors and docs)
@@ -40,7 +40,7 @@ class Config:
     @classmethod
     def load(cls) -> Config:
         try:
-            return cls(read_toml(config_path()))
+            return cls(read_toml_remembered(config_path()))
         except ValueError as exc:
             raise CliError(str(exc)) from None
 

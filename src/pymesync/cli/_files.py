@@ -52,6 +52,12 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
+def outbox_path(profile: str) -> Path:
+    """The changes waiting to be sent (see :mod:`._outbox`); no file means none."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    return state_dir() / f"outbox-{safe}.sqlite"
+
+
 @contextlib.contextmanager
 def open_atomic(path: Path, *, private: bool = False) -> Iterator[TextIO]:
     """A text file that replaces ``path`` in one step when the block ends, and vanishes if it fails.
@@ -59,9 +65,10 @@ def open_atomic(path: Path, *, private: bool = False) -> Iterator[TextIO]:
     Readers see the old file or the new one, never half; the temporary file (next to ``path``) gets its
     mode (0600 when ``private``) before any content is written.
     """
-    import tempfile  # with shutil and the compression modules behind it: only when writing
-
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # what tempfile.mkstemp does, without importing it (shutil and the compression modules come with it,
+    # a few milliseconds that log and edit would pay for one small file)
+    temp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         os.fchmod(fd, 0o600 if private else 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -105,6 +112,26 @@ def read_toml(path: Path) -> dict[str, Any]:
         return {}
     except toml.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
+
+
+def read_toml_remembered(path: Path) -> dict[str, Any]:
+    """:func:`read_toml`, kept as JSON in the cache directory while the file stays the same (its inode,
+    size and modification time): the config is read by every command, and importing the TOML parser
+    costs more than the rest of that reading."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    stamp = [str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns]
+    copy = cache_dir() / f"{path.stem}-parsed.json"
+    saved = read_json(copy)
+    if isinstance(saved, dict) and saved.get("stamp") == stamp and isinstance(saved.get("data"), dict):
+        data: dict[str, Any] = saved["data"]
+        return data
+    data = read_toml(path)
+    with contextlib.suppress(OSError, TypeError, ValueError):  # only a cache (a TOML date is no JSON)
+        write_json(copy, {"stamp": stamp, "data": data})
+    return data
 
 
 def _toml_key(key: str) -> str:

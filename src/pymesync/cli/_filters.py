@@ -15,7 +15,9 @@ from pymesync.cli._errors import usage_error
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
+    from pymesync.cli._cache import EntryCache
     from pymesync.models import Time
+    from pymesync.reports import Gathered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,8 +69,25 @@ class Selection:
 
     def entries(self, app: App) -> Iterator[Time]:
         """The chosen entries from the local copy, synced first (and the outbox sent) unless offline."""
-        from pymesync.cli import _outbox
+        return self._synced(app).entries(**self._chosen())
+
+    def gathered(self, app: App, step: int | None = None) -> list[Gathered]:
+        """The chosen entries, summed per value of the fields reports group by (``EntryCache.gathered``)."""
+        return self._synced(app).gathered(**self._chosen(), step=step)
+
+    def _chosen(self) -> dict[str, Any]:
+        everything = self.period == ALL_TIME
+        return {
+            "start": None if everything else self.period.start,
+            "end": None if everything else self.period.end,
+            "user": self.user,
+            "project": self.project,
+            "activity": self.activity,
+        }
+
+    def _synced(self, app: App) -> EntryCache:
         from pymesync.cli._errors import CliError, ExitCode
+        from pymesync.cli._files import outbox_path
 
         cache = app.entry_cache()
         if self.offline:
@@ -77,18 +96,14 @@ class Selection:
                     "no local copy of your entries yet: run 'timesync sync' once while online",
                     ExitCode.UNREACHABLE,
                 )
-        elif _outbox.has_pending(app.profile):
-            _outbox.report(app, _outbox.flush(app))
-        else:
-            cache.sync(app.client())
-        everything = self.period == ALL_TIME
-        return cache.entries(
-            start=None if everything else self.period.start,
-            end=None if everything else self.period.end,
-            user=self.user,
-            project=self.project,
-            activity=self.activity,
-        )
+            return cache
+        if outbox_path(app.profile).exists():  # the outbox module loads only when it has a file
+            from pymesync.cli import _outbox
+
+            if _outbox.has_pending(app.profile):
+                _outbox.report(app, _outbox.flush(app))
+        app.sync_entries()
+        return cache
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode
-from pymesync.cli._files import state_dir
+from pymesync.cli._files import outbox_path
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
@@ -61,17 +61,13 @@ class Item:
         return str(self.data.get("summary", ""))
 
 
-def outbox_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
-    return state_dir() / f"outbox-{safe}.sqlite"
-
-
 class Outbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
         path.chmod(0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")  # one flush to disk per change instead of three
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
             " data TEXT NOT NULL, state TEXT NOT NULL, detail TEXT, baseline TEXT, queued_at TEXT NOT NULL)"
@@ -193,6 +189,7 @@ def _send_update(app: App, cache: EntryCache, outbox: Outbox, item: Item) -> Tim
     from pymesync.cli._browse import edit_changes
     from pymesync.errors import RevisionConflictError
 
+    app.ask_extensions_again()  # the revision check must use what the server offers now
     client = app.client()
     uuid, revision = item.data["uuid"], item.data["revision"]
     changes = edit_changes(app, item.data["words"])
@@ -230,7 +227,16 @@ class Flushed:
     problems: list[Item] = dataclasses.field(default_factory=list)
 
 
-def flush(app: App, current: int | None = None) -> Flushed:
+def flush(app: App) -> Flushed:
+    """Send every waiting item in order (see :func:`_flush`)."""
+    outbox = Outbox(outbox_path(app.profile))
+    try:
+        return _flush(app, outbox)
+    finally:
+        outbox.close()
+
+
+def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:
     """Send every waiting item in order, after reconciling the entry cache.
 
     A transport failure stops the sending (the rest waits). Other failures of earlier items are kept
@@ -240,31 +246,27 @@ def flush(app: App, current: int | None = None) -> Flushed:
     from pymesync.cli._errors import describe
     from pymesync.errors import RevisionConflictError, TimeSyncError, TransportError
 
-    outbox = Outbox(outbox_path(app.profile))
     result = Flushed()
-    try:
-        with outbox.sending():
-            items = outbox.items(QUEUED, SENDING)
-            if not items:
-                return result
-            cache = app.entry_cache()
-            cache.sync(app.client())
-            for item in items:
-                send = _send_create if item.kind == "create" else _send_update
-                try:
-                    result.sent.append((item, send(app, cache, outbox, item)))
-                except TransportError:
+    with outbox.sending():
+        items = outbox.items(QUEUED, SENDING)
+        if not items:
+            return result
+        cache = app.entry_cache()
+        app.sync_entries(projects=False)  # the entries decide; their slugs do not
+        for item in items:
+            send = _send_create if item.kind == "create" else _send_update
+            try:
+                result.sent.append((item, send(app, cache, outbox, item)))
+            except TransportError:
+                raise
+            except (TimeSyncError, CliError) as exc:
+                if item.id == current:
+                    outbox.remove(item.id)
                     raise
-                except (TimeSyncError, CliError) as exc:
-                    if item.id == current:
-                        outbox.remove(item.id)
-                        raise
-                    text = exc.format_message() if isinstance(exc, CliError) else describe(exc)
-                    state = CONFLICT if isinstance(exc, RevisionConflictError) else FAILED
-                    outbox.mark(item, state, text)
-                    result.problems.append(dataclasses.replace(item, state=state, detail=text))
-    finally:
-        outbox.close()
+                text = exc.format_message() if isinstance(exc, CliError) else describe(exc)
+                state = CONFLICT if isinstance(exc, RevisionConflictError) else FAILED
+                outbox.mark(item, state, text)
+                result.problems.append(dataclasses.replace(item, state=state, detail=text))
     return result
 
 
@@ -278,23 +280,18 @@ def report(app: App, flushed: Flushed) -> None:
         )
 
 
-def queue(app: App, kind: str, data: dict[str, Any]) -> int:
-    outbox = Outbox(outbox_path(app.profile))
-    try:
-        return outbox.add(kind, data)
-    finally:
-        outbox.close()
-
-
 def send_now(app: App, kind: str, data: dict[str, Any], what: str) -> Time:
     """Queue one change and send it (with anything queued before it); :class:`Queued` when unreachable."""
     from pymesync.errors import TransportError
 
-    item_id = queue(app, kind, data)
+    outbox = Outbox(outbox_path(app.profile))
     try:
-        result = flush(app, current=item_id)
+        item_id = outbox.add(kind, data)
+        result = _flush(app, outbox, current=item_id)
     except TransportError:
         raise Queued(what) from None
+    finally:
+        outbox.close()
     for item, sent in result.sent:
         if item.id == item_id:
             return sent

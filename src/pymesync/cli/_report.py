@@ -5,7 +5,6 @@ The aggregation is :mod:`pymesync.reports` (the web page uses the same); this mo
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import zlib
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from pymesync.reports import GROUPS, GroupValue, nest, pivot
 
 if TYPE_CHECKING:
     from pymesync._periods import Period
-    from pymesync.models import Time
+    from pymesync.reports import Gathered
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 _COLOURS = ("cyan", "magenta", "yellow", "green", "blue", "red", "bright_cyan", "bright_magenta")
@@ -54,13 +53,6 @@ def bar(seconds: int, largest: int, width: int) -> str:
 def colour_for(value: str) -> str:
     """The same project always gets the same colour, in every report."""
     return _COLOURS[zlib.crc32(value.encode()) % len(_COLOURS)]
-
-
-def rounded(entries: list[Time], step: int | None) -> list[Time]:
-    """Each entry's duration rounded up to a multiple of ``step`` seconds (billing increments)."""
-    if not step:
-        return entries
-    return [dataclasses.replace(entry, duration=-(-entry.duration // step) * step) for entry in entries]
 
 
 def _step(text: str | None, option: str) -> int | None:
@@ -122,14 +114,14 @@ def report(
     grid = _pivot_keys(pivot_spec) if pivot_spec else None
     if grid and by:
         raise usage_error("--pivot and --by do not mix; choose one")
-    entries = rounded(list(chosen.entries(app)), step)
+    entries = chosen.gathered(app, step)  # summed by the local copy; each entry rounded up to step first
     fmt = resolve_format(fmt, app.term)
     if grid:
         _render_pivot(app.term, entries, grid, fmt, decimal)
     else:
         _render_nested(app.term, entries, by or ("project",), fmt, decimal, chart)
     if fmt in ("table", "plain"):
-        total = sum(entry.duration for entry in entries)
+        total = sum(alike.seconds for alike in entries)
         line = f"Total {chosen.period}: {hours(total, decimal)}"
         if goal:
             line += f" of {hours(goal, decimal)} target ({total / goal:.0%})"
@@ -155,7 +147,7 @@ def chart_keys(by: Sequence[str]) -> tuple[str, ...]:
     return (by[0], "project") if by[0] in ("day", "week", "month") else (by[0],)
 
 
-def _write_svg(path: Path, entries: list[Time], keys: Sequence[str], period: Period) -> None:
+def _write_svg(path: Path, entries: list[Gathered], keys: Sequence[str], period: Period) -> None:
     from pymesync.cli import _svg
     from pymesync.cli._files import open_atomic
     from pymesync.reports import summarize
@@ -175,7 +167,7 @@ def _pivot_keys(spec: str) -> tuple[str, str]:
 
 
 def _render_nested(
-    term: Terminal, entries: list[Time], by: Sequence[str], fmt: str, decimal: bool, chart: bool
+    term: Terminal, entries: list[Gathered], by: Sequence[str], fmt: str, decimal: bool, chart: bool
 ) -> None:
     rows = nest(entries, by)
     leaves = [row for row in rows if row.depth == len(by) - 1]
@@ -202,7 +194,7 @@ def _render_nested(
 
 
 def _render_pivot(
-    term: Terminal, entries: list[Time], keys: tuple[str, str], fmt: str, decimal: bool
+    term: Terminal, entries: list[Gathered], keys: tuple[str, str], fmt: str, decimal: bool
 ) -> None:
     grid = pivot(entries, *keys)
     columns = [label(keys[1], value) for value in grid.column_values]

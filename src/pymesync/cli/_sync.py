@@ -6,6 +6,7 @@ import click
 
 from pymesync.cli._app import App, pass_app
 from pymesync.cli._errors import CliError, ExitCode
+from pymesync.cli._files import outbox_path
 
 
 @click.command()
@@ -20,7 +21,7 @@ def sync(app: App, discarded: tuple[int, ...]) -> None:
     from pymesync.cli import _outbox
     from pymesync.cli._log import describe
 
-    outbox = _outbox.Outbox(_outbox.outbox_path(app.profile))
+    outbox = _outbox.Outbox(outbox_path(app.profile))
     try:
         for item_id in discarded:
             if not outbox.remove(item_id):
@@ -29,13 +30,13 @@ def sync(app: App, discarded: tuple[int, ...]) -> None:
     finally:
         outbox.close()
     flushed = _outbox.flush(app)
-    changed = app.entry_cache().sync(app.client())
+    changed = app.sync_entries()
     for item, entry in flushed.sent:
         app.term.out(f"Sent #{item.id}: {describe(entry)}")
     app.term.info(
         f"Local copy up to date ({changed} change{'s' if changed != 1 else ''} since the last sync)"
     )
-    outbox = _outbox.Outbox(_outbox.outbox_path(app.profile))
+    outbox = _outbox.Outbox(outbox_path(app.profile))
     try:
         waiting = outbox.items(_outbox.CONFLICT, _outbox.FAILED)
     finally:
