@@ -149,6 +149,10 @@ def summarize(entries: Entries, by: Sequence[str] = ("project",)) -> Summary:
     unknown = [key for key in keys if key not in GROUPS]
     if unknown:
         raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        # activity by activity would pair an entry's activities with each other: a meaningless cell
+        raise ValueError(f"group by each key once; {', '.join(repeated)} is repeated")
     totals: dict[tuple[GroupValue, ...], list[int]] = {}
     total_seconds = count = 0
     for entry, seconds, entries_in in _weighted(entries):

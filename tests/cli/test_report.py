@@ -64,6 +64,13 @@ def test_pivot_day_project_csv(week_logged: Runner) -> None:
     assert rows[1]["pgd"] == "2.0"
 
 
+def test_a_key_given_twice_is_refused(week_logged: Runner) -> None:
+    result = week_logged("report", "--period", WEEK, "--by", "activity", "--by", "activity", code=2)
+    assert "--by activity is given twice" in result.stderr and "Traceback" not in result.stderr
+    result = week_logged("report", "--period", WEEK, "--pivot", "activity:activity", code=2)
+    assert "invalid --pivot 'activity:activity'" in result.stderr
+
+
 def test_week_shortcut_is_the_pivot_table(week_logged: Runner) -> None:
     out = week_logged("week", "-f", "table").stdout
     assert out.splitlines()[0].split()[0] == "day"

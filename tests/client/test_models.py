@@ -204,3 +204,5 @@ def test_summarize_groups_and_totals() -> None:
     assert {row.group[0]: row.seconds for row in by_activity.rows} == {"dev": 5400, "docs": 2400}
     with pytest.raises(ValueError, match="cannot group by hour"):
         summarize(entries, ("hour",))
+    with pytest.raises(ValueError, match="activity is repeated"):
+        summarize(entries, ("activity", "activity"))

@@ -79,8 +79,8 @@ entries = st.lists(
     entries=entries,
     rename=st.booleans(),
     caller=st.integers(0, 3),
-    by=st.lists(st.sampled_from(sorted(reports.GROUPS)), min_size=1, max_size=3),
-    pivot=st.tuples(st.sampled_from(sorted(reports.GROUPS)), st.sampled_from(sorted(reports.GROUPS))),
+    by=st.lists(st.sampled_from(sorted(reports.GROUPS)), min_size=1, max_size=3, unique=True),
+    pivot=st.lists(st.sampled_from(sorted(reports.GROUPS)), min_size=2, max_size=2, unique=True),
     only=st.sampled_from(["", "user", "project", "activity"]),
     period=st.tuples(st.integers(0, 40), st.integers(0, 40)),
 )
@@ -90,7 +90,7 @@ def test_database_totals_equal_the_reports_module(
     rename: bool,
     caller: int,
     by: list[str],
-    pivot: tuple[str, str],
+    pivot: list[str],
     only: str,
     period: tuple[int, int],
 ) -> None:

@@ -396,6 +396,11 @@ def test_report_refuses_an_unknown_grouping(site: Site) -> None:
     assert page.status == 400 and "cannot group by 'colour'" in page.messages()[0]
 
 
+def test_report_refuses_the_same_key_for_rows_and_columns(site: Site) -> None:
+    page = site.signed_in("member").get("/reports", rows="activity", columns="activity")
+    assert page.status == 400 and "choose two different keys" in page.messages()[0]
+
+
 # --- admin -------------------------------------------------------------------------------------------
 
 

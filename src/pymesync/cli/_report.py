@@ -114,6 +114,9 @@ def report(
     grid = _pivot_keys(pivot_spec) if pivot_spec else None
     if grid and by:
         raise usage_error("--pivot and --by do not mix; choose one")
+    repeated = sorted({key for key in by if by.count(key) > 1})
+    if repeated:
+        raise usage_error(f"--by {', '.join(repeated)} is given twice; group by each key once")
     entries = chosen.gathered(app, step)  # summed by the local copy; each entry rounded up to step first
     fmt = resolve_format(fmt, app.term)
     if grid:

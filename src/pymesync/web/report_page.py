@@ -59,7 +59,10 @@ def _read(page: Page) -> tuple[filters.Filter, Choice]:
     totals_by = page.params.get("totals", "project")
     if totals_by not in TOTAL_KEYS:
         totals_by = "project"
-    return chosen, Choice(by, _key(page, "rows", "day"), _key(page, "columns", "project"), totals_by)
+    rows, columns = _key(page, "rows", "day"), _key(page, "columns", "project")
+    if rows == columns:
+        raise Refused(400, f"rows and columns: choose two different keys (both are {rows})")
+    return chosen, Choice(by, rows, columns, totals_by)
 
 
 def report_page(page: Page) -> Response:
