@@ -19,8 +19,6 @@ from server.helpers import PASSWORD
 from .client import WebClient
 from .conftest import Site
 
-TODAY = datetime.date.today()
-
 
 def _times(site: Site, user: str) -> list[dict]:
     return site.api.ok(site.api.get("/times", site.world.token("admin"), user=user, include_deleted="true"))
@@ -202,7 +200,9 @@ def test_forms_carry_the_csrf_token(site: Site) -> None:
 
 def test_quick_log_shows_in_the_week_grid(site: Site) -> None:
     client = site.signed_in("member")
-    page = client.post("/log", duration="1h30m", project="gwm", date=TODAY.isoformat(), notes="wrote docs")
+    page = client.post(
+        "/log", duration="1h30m", project="gwm", date=datetime.date.today().isoformat(), notes="wrote docs"
+    )
     assert page.status == 303
     week = client.follow(page)
     assert "Logged 1h30m on gwm" in week.messages()[0]
@@ -222,7 +222,7 @@ def test_quick_log_accepts_the_clis_forms(site: Site) -> None:
         assert page.status == 303
         [entry] = [t for t in _times(site, "member") if t["notes"] == typed]
         assert entry["duration"] == seconds, typed
-        assert entry["date_worked"] == (TODAY - datetime.timedelta(days=1)).isoformat()
+        assert entry["date_worked"] == (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
         assert entry["activities"] == ["qa"]
 
 

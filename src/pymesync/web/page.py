@@ -96,7 +96,9 @@ class Page:
 
     @property
     def today(self) -> datetime.date:
-        return storage.today()
+        """Today in the server's local time zone (``TZ``), where its team works; not UTC, which would
+        turn the evening of a team west of Greenwich into tomorrow."""
+        return datetime.date.today()
 
     def api(self, handler: Handler, **arguments: Any) -> Any:
         """Call an API handler as the signed-in user (see :func:`api.call`)."""
