@@ -367,6 +367,22 @@ def test_export_csv_and_json_hold_the_filtered_set(site: Site) -> None:
     assert {r["duration"] for r in rows} == {str(t["duration"]) for t in expected}
 
 
+def test_csv_export_cells_cannot_start_a_formula(site: Site) -> None:
+    token = site.world.token("member")
+    risky = ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tlead", "\rlead", "plain - text"]
+    for notes in risky:
+        site.api.create_time(
+            token, "member", "gwm", duration=60, activities=["dev"], date_worked="2019-03-04", notes=notes
+        )
+    client = site.signed_in("member")
+    query = {"start": "2019-03-04", "end": "2019-03-04"}
+    rows = list(csv.DictReader(io.StringIO(client.get("/times/export.csv", **query).text)))
+    assert sorted(r["notes"] for r in rows) == sorted(n if n == "plain - text" else "'" + n for n in risky)
+    assert {r["duration"] for r in rows} == {"60"}  # numbers stay numbers
+    as_json = json.loads(client.get("/times/export.json", **query).text)
+    assert sorted(t["notes"] for t in as_json) == sorted(risky)  # JSON is data, left as it is
+
+
 # --- reports ---------------------------------------------------------------------------------------
 
 

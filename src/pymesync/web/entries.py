@@ -218,6 +218,20 @@ def _json_chunks(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
     yield "]"
 
 
+#: What a spreadsheet reads as the start of a formula (or, for tab and CR, may drop before one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as it is: empty for None, and text that would start a formula
+    gets a leading ``'`` (notes and names are users' own text; an export must not run them)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_chunks(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -225,7 +239,7 @@ def _csv_chunks(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
     for batch in batches:
         for item in batch:
             values = dict(item, project=" ".join(item["project"]), activities=" ".join(item["activities"]))
-            writer.writerow(["" if values[c] is None else values[c] for c in EXPORT_COLUMNS])
+            writer.writerow([spreadsheet_cell(values[c]) for c in EXPORT_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
