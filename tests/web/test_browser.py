@@ -141,6 +141,7 @@ def test_log_edit_report_delete_sign_out(site: Site, browser: Any, javascript: b
         else:  # a page asks first
             page.get_by_role("button", name="Delete this entry").click()
             page.get_by_role("heading", name="Delete this entry?").wait_for()
+            _shot(page, f"flow-{tag}-4-confirm-delete")
             page.get_by_role("button", name="Delete", exact=True).click()
         page.get_by_role("status").filter(has_text="Deleted.").wait_for()
         if javascript:
