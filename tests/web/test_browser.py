@@ -106,6 +106,7 @@ def test_log_edit_report_delete_sign_out(site: Site, browser: Any, javascript: b
             page.locator("#times-table tr.editing").wait_for(state="detached")
             assert page.url.endswith("/times?period=week")  # never left the list
             assert "2h" in page.locator("#times-table tbody tr").first.inner_text()
+            page.locator("#times-summary").filter(has_text="2h (2.00 h)").wait_for()  # the new total
             assert page.evaluate("document.activeElement.textContent") == "Edit"
             page.goto(f"{root}/")
             page.get_by_role("link", name=re.compile("2h · ganeti-webmgr")).click()

@@ -382,6 +382,10 @@ def test_the_times_rows_offer_inline_edit_and_ask_before_deleting(site: Site) ->
     assert f'href="/times/{uuid}?back=%2Ftimes%3Fperiod%3Dall"' in row.group(1)  # the no-JS fallback
     assert f'hx-get="/times/{uuid}?back=%2Ftimes%3Fperiod%3Dall" hx-target="closest tr"' in row.group(1)
     assert 'hx-confirm="Delete the entry of' in row.group(1)
+    assert re.search(
+        r'id="times-summary" hx-get="/times\?period=all&amp;[^"]*" hx-trigger="entry-saved from:body"',
+        page.text,
+    )
 
 
 def test_edit_in_place_answers_a_form_then_the_saved_row(site: Site) -> None:
@@ -410,6 +414,7 @@ def test_edit_in_place_answers_a_form_then_the_saved_row(site: Site) -> None:
     )
     assert saved.status == 200 and saved.text.lstrip().startswith(f'<tr id="time-{uuid}">')
     assert "1h15m" in saved.text and "done in place" in saved.text and "autofocus" in saved.text
+    assert saved.headers["hx-trigger"] == "entry-saved"  # the list's total line reloads on it
     stored = site.api.ok(site.api.get(f"/times/{uuid}", site.world.token("member")))
     assert (stored["duration"], stored["activities"], stored["revision"]) == (4500, ["docs"], 2)
     cancel = _htmx(client, "GET", f"/times/{uuid}", view="row", back="/times?period=all")

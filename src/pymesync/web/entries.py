@@ -25,6 +25,8 @@ from pymesync.web.week import log_form_choices
 
 times = times_route.times
 PAGE_SIZE = 50
+#: The htmx event of an entry saved in place: the Times page's total line reloads on it.
+ENTRY_SAVED = "entry-saved"
 #: Rows read per transaction while exporting.
 EXPORT_BATCH = 1000
 EXPORT_COLUMNS = (
@@ -224,7 +226,9 @@ def update_entry(page: Page) -> Response:
     except ApiError as error:
         return refused(error.text, error.status)
     if page.partial:
-        return _row(page, saved, focus=True)
+        row = _row(page, saved, focus=True)
+        row.headers["HX-Trigger"] = ENTRY_SAVED
+        return row
     return redirect(f"/times/{uuid}", done="Saved.", back=form.get("back", ""))
 
 
