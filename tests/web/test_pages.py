@@ -394,6 +394,8 @@ def test_edit_in_place_answers_a_form_then_the_saved_row(site: Site) -> None:
     uuid = site.world.times["m1"]["uuid"]
     whole = client.get(f"/times/{uuid}", back="/times?period=all")  # a browser, or a boosted link
     assert whole.text.startswith("<!doctype html>") and 'id="history"' in whole.text
+    boosted = client.request("GET", f"/times/{uuid}", headers={**HTMX, "HX-Boosted": "true"})
+    assert boosted.text.startswith("<!doctype html>")  # a link htmx boosts wants the whole page
     form = _htmx(client, "GET", f"/times/{uuid}", back="/times?period=all")
     assert form.status == 200 and form.text.lstrip().startswith(f'<tr id="time-{uuid}" class="editing">')
     assert "<html" not in form.text and 'name="csrf"' in form.text
