@@ -96,11 +96,25 @@ def test_log_edit_report_delete_sign_out(site: Site, browser: Any, javascript: b
         assert page.locator("#week-total").inner_text() == "1h30m"
         _shot(page, f"flow-{tag}-1-week-after-log")
 
-        page.get_by_role("link", name=re.compile("1h30m · ganeti-webmgr")).click()
-        page.locator("#edit-form").wait_for()  # htmx swaps the page in: wait for it
-        page.get_by_label("Duration").fill("2h")
-        page.get_by_role("button", name="Save").click()
-        page.get_by_role("status").filter(has_text="Saved.").wait_for()
+        page.goto(f"{root}/times?period=week")
+        page.get_by_role("link", name=re.compile("^Edit")).click()
+        if javascript:  # htmx swaps the row for its form, in place
+            row = page.locator("#times-table tr.editing")
+            row.get_by_label("Duration").fill("2h")
+            _shot(page, f"flow-{tag}-2-inline-edit")
+            row.get_by_role("button", name="Save").click()
+            page.locator("#times-table tr.editing").wait_for(state="detached")
+            assert page.url.endswith("/times?period=week")  # never left the list
+            assert "2h" in page.locator("#times-table tbody tr").first.inner_text()
+            page.locator("#times-summary").filter(has_text="2h (2.00 h)").wait_for()  # the new total
+            assert page.evaluate("document.activeElement.textContent") == "Edit"
+            page.goto(f"{root}/")
+            page.get_by_role("link", name=re.compile("2h · ganeti-webmgr")).click()
+        else:  # the entry's own page
+            page.locator("#edit-form").get_by_label("Duration").fill("2h")
+            page.get_by_role("button", name="Save").click()
+            page.get_by_role("status").filter(has_text="Saved.").wait_for()
+        page.locator("#history").wait_for()
         history = page.locator("#history tbody tr")
         assert history.count() == 2
         assert history.nth(0).inner_text().startswith("2") and "2h" in history.nth(0).inner_text()
@@ -121,8 +135,18 @@ def test_log_edit_report_delete_sign_out(site: Site, browser: Any, javascript: b
         page.goto(f"{root}/")
         page.get_by_role("link", name=re.compile("2h · ganeti-webmgr")).click()
         page.locator("#edit-form").wait_for()
-        page.get_by_role("button", name="Delete this entry").click()
+        if javascript:  # htmx asks in the browser
+            asked: list[str] = []
+            page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+            page.get_by_role("button", name="Delete this entry").click()
+        else:  # a page asks first
+            page.get_by_role("button", name="Delete this entry").click()
+            page.get_by_role("heading", name="Delete this entry?").wait_for()
+            _shot(page, f"flow-{tag}-4-confirm-delete")
+            page.get_by_role("button", name="Delete", exact=True).click()
         page.get_by_role("status").filter(has_text="Deleted.").wait_for()
+        if javascript:
+            assert asked and asked[0].startswith("Delete this entry of")
         page.goto(f"{root}/")
         assert page.locator("#week-total").inner_text() == "0m"
 
@@ -159,6 +183,44 @@ def test_the_project_choice_fills_in_its_default_activity(site: Site, browser: A
         page.locator("#project").select_option("pgd")
         page.locator("#project").select_option("ganeti-webmgr")
         page.locator("#activities option", has_text="the project's default (dev)").wait_for()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_edit_in_place_by_keyboard(site: Site, browser: Any, width: str) -> None:
+    root = site.server.root_url
+    _fill_this_week(site)
+    context, page, problems = _new_page(browser, javascript=True, width=width)
+    try:
+        _sign_in(page, root, *ADMIN)
+        page.goto(f"{root}/times?period=week")
+        first = page.locator("#times-table tbody tr").first
+        before = first.inner_text()
+        first.get_by_role("link", name=re.compile("^Edit")).focus()
+        page.keyboard.press("Enter")
+        form = page.locator("#times-table tr.editing form")
+        form.wait_for()
+        # the duration field has the keyboard, every field has a label, and the page is no wider
+        assert page.evaluate("document.activeElement.name") == "duration"
+        assert page.evaluate(UNLABELLED) == []
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        _shot(page, f"times-inline-edit-{width}")
+        form.get_by_role("button", name="Cancel").focus()
+        page.keyboard.press("Enter")
+        form.wait_for(state="detached")
+        assert page.locator("#times-table tbody tr").first.inner_text() == before
+        assert page.evaluate("document.activeElement.textContent") == "Edit"
+
+        page.keyboard.press("Enter")
+        form.wait_for()
+        page.keyboard.press("Control+a")
+        page.keyboard.type("90")  # minutes or hours? refused, and said in the form
+        page.keyboard.press("Enter")
+        form.locator("[role=alert]").wait_for()
+        _shot(page, f"times-inline-edit-error-{width}")
+        # the browser logs the refusal's status (422) as a console error; nothing else may be there
+        assert [p for p in problems if "status of 422" not in p] == [], "\n".join(problems)
     finally:
         context.close()
 

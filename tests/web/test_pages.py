@@ -9,14 +9,15 @@ import datetime
 import io
 import json
 import re
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from pymesync.server.testing import serve
 from server.helpers import PASSWORD
 
-from .client import WebClient
+from .client import Page, WebClient
 from .conftest import Site
 
 
@@ -269,7 +270,9 @@ def test_weekly_target_is_kept_in_the_users_meta(site: Site) -> None:
 
 
 def _listed(page_text: str) -> int:
-    return len(re.findall(r"<tr(?: class=\"deleted\")?>\s*<td>\d{4}-\d\d-\d\d</td>", page_text))
+    return len(
+        re.findall(r"<tr id=\"time-[^\"]+\"(?: class=\"deleted\")?>\s*<td>\d{4}-\d\d-\d\d</td>", page_text)
+    )
 
 
 def test_times_lists_what_the_api_lets_each_user_see(site: Site) -> None:
@@ -332,7 +335,7 @@ def test_a_forged_edit_of_another_users_entry_is_refused(site: Site) -> None:
         client = site.signed_in(who)
         page = client.post(f"/times/{theirs}", duration="9h", project="gwm", date="2015-04-18")
         assert page.status == status, who
-        delete = client.post(f"/times/{theirs}/delete")
+        delete = client.post(f"/times/{theirs}/delete", confirmed="yes")
         assert delete.status == status, who
     stored = site.api.ok(site.api.get(f"/times/{theirs}", site.world.token("admin")))
     assert stored["duration"] == 1200 and stored["revision"] == 1 and stored["deleted_at"] is None
@@ -347,12 +350,115 @@ def test_no_edit_or_delete_buttons_where_the_api_would_refuse(site: Site) -> Non
 def test_delete_and_include_deleted(site: Site) -> None:
     client = site.signed_in("member")
     uuid = site.world.times["m1"]["uuid"]
-    page = client.post(f"/times/{uuid}/delete", back="/times?period=all")
+    asked = client.post(f"/times/{uuid}/delete", back="/times?period=all")
+    assert asked.status == 200 and "Delete this entry?" in asked.text  # without JavaScript: asks first
+    assert re.search(r'name="confirmed" value="yes"', asked.text)
+    assert next(t for t in _times(site, "member") if t["uuid"] == uuid)["deleted_at"] is None
+    page = client.post(f"/times/{uuid}/delete", back="/times?period=all", confirmed="yes")
     assert page.status == 303 and page.location.startswith("/times?period=all")
     listing = client.follow(page)
     assert uuid not in listing.text
     shown = client.get("/times", period="all", include_deleted="1")
     assert uuid in shown.text and 'class="deleted"' in shown.text
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def _htmx(client: WebClient, method: str, path: str, **fields: Any) -> Page:
+    """A request htmx sends for a part of a page (an element's own hx-get or hx-post)."""
+    if method == "GET":
+        return client.request("GET", f"{path}?{urlencode(fields)}" if fields else path, headers=HTMX)
+    body = urlencode({"csrf": client.csrf_token, **fields}, doseq=True).encode()
+    headers = {**HTMX, "Content-Type": "application/x-www-form-urlencoded"}
+    return client.request("POST", path, body, headers)
+
+
+def test_the_times_rows_offer_inline_edit_and_ask_before_deleting(site: Site) -> None:
+    page = site.signed_in("member").get("/times", period="all")
+    uuid = site.world.times["m1"]["uuid"]
+    row = re.search(rf'<tr id="time-{uuid}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    assert f'href="/times/{uuid}?back=%2Ftimes%3Fperiod%3Dall"' in row.group(1)  # the no-JS fallback
+    assert f'hx-get="/times/{uuid}?back=%2Ftimes%3Fperiod%3Dall" hx-target="closest tr"' in row.group(1)
+    assert 'hx-confirm="Delete the entry of' in row.group(1)
+    assert re.search(
+        r'id="times-summary" hx-get="/times\?period=all&amp;[^"]*" hx-trigger="entry-saved from:body"',
+        page.text,
+    )
+
+
+def test_edit_in_place_answers_a_form_then_the_saved_row(site: Site) -> None:
+    client = site.signed_in("member")
+    client.get("/times")
+    uuid = site.world.times["m1"]["uuid"]
+    whole = client.get(f"/times/{uuid}", back="/times?period=all")  # a browser, or a boosted link
+    assert whole.text.startswith("<!doctype html>") and 'id="history"' in whole.text
+    boosted = client.request("GET", f"/times/{uuid}", headers={**HTMX, "HX-Boosted": "true"})
+    assert boosted.text.startswith("<!doctype html>")  # a link htmx boosts wants the whole page
+    form = _htmx(client, "GET", f"/times/{uuid}", back="/times?period=all")
+    assert form.status == 200 and form.text.lstrip().startswith(f'<tr id="time-{uuid}" class="editing">')
+    assert "<html" not in form.text and 'name="csrf"' in form.text
+    assert f'<input id="duration-{uuid}" name="duration" required value="20m"' in form.text
+    labelled = set(re.findall(r'<label for="([^"]+)"', form.text))
+    fields = set(re.findall(r'<(?:input|select) id="([^"]+)"', form.text))
+    assert fields and fields <= labelled
+    saved = _htmx(
+        client,
+        "POST",
+        f"/times/{uuid}",
+        duration="1h15m",
+        project="gwm",
+        date="2015-04-18",
+        activities="docs",
+        notes="done in place",
+        back="/times?period=all",
+    )
+    assert saved.status == 200 and saved.text.lstrip().startswith(f'<tr id="time-{uuid}">')
+    assert "1h15m" in saved.text and "done in place" in saved.text and "autofocus" in saved.text
+    assert saved.headers["hx-trigger"] == "entry-saved"  # the list's total line reloads on it
+    stored = site.api.ok(site.api.get(f"/times/{uuid}", site.world.token("member")))
+    assert (stored["duration"], stored["activities"], stored["revision"]) == (4500, ["docs"], 2)
+    cancel = _htmx(client, "GET", f"/times/{uuid}", view="row", back="/times?period=all")
+    assert cancel.text.lstrip().startswith(f'<tr id="time-{uuid}">') and "1h15m" in cancel.text
+    plain = client.post(f"/times/{uuid}", duration="2h", project="gwm", date="2015-04-18")
+    assert plain.status == 303 and plain.location.startswith(f"/times/{uuid}?done=Saved.")
+
+
+def test_edit_in_place_shows_the_error_in_the_form(site: Site) -> None:
+    client = site.signed_in("member")
+    client.get("/times")
+    uuid = site.world.times["m1"]["uuid"]
+    bad = _htmx(client, "POST", f"/times/{uuid}", duration="90", project="gwm", notes="kept")
+    assert bad.status == 422 and bad.text.lstrip().startswith(f'<tr id="time-{uuid}" class="editing">')
+    assert 'role="alert"' in bad.text and 'value="kept"' in bad.text and 'value="90"' in bad.text
+    assert site.api.ok(site.api.get(f"/times/{uuid}", site.world.token("member")))["revision"] == 1
+
+
+def test_a_refused_inline_edit_says_why_in_place(site: Site) -> None:
+    theirs = site.world.times["m1"]["uuid"]  # member's entry; spec may see it, not change it
+    client = site.signed_in("spec")
+    client.get("/times")
+    page = _htmx(client, "POST", f"/times/{theirs}", duration="9h", project="gwm", date="2015-04-18")
+    assert page.status == 401 and page.text.lstrip().startswith(f'<tr id="time-{theirs}" class="editing">')
+    [message] = page.messages()
+    assert (
+        message == site.api.post(f"/times/{theirs}", {"duration": 1}, site.world.token("spec")).json["text"]
+    )
+    stored = site.api.ok(site.api.get(f"/times/{theirs}", site.world.token("admin")))
+    assert stored["duration"] == 1200 and stored["revision"] == 1
+
+
+def test_an_inline_edit_without_the_csrf_token_is_refused(site: Site) -> None:
+    client = site.signed_in("member")
+    client.get("/times")
+    uuid = site.world.times["m1"]["uuid"]
+    client.csrf_token = "forged"
+    page = _htmx(client, "POST", f"/times/{uuid}", duration="9h", project="gwm", date="2015-04-18")
+    assert page.status == 403
+    # an error page takes the place of the page's main element, never of the row
+    assert (page.headers["hx-retarget"], page.headers["hx-reswap"]) == ("#main", "outerHTML")
+    assert site.api.ok(site.api.get(f"/times/{uuid}", site.world.token("member")))["revision"] == 1
 
 
 def test_export_csv_and_json_hold_the_filtered_set(site: Site) -> None:
@@ -365,6 +471,22 @@ def test_export_csv_and_json_hold_the_filtered_set(site: Site) -> None:
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert sorted(r["uuid"] for r in rows) == sorted(t["uuid"] for t in expected)
     assert {r["duration"] for r in rows} == {str(t["duration"]) for t in expected}
+
+
+def test_csv_export_cells_cannot_start_a_formula(site: Site) -> None:
+    token = site.world.token("member")
+    risky = ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tlead", "\rlead", "plain - text"]
+    for notes in risky:
+        site.api.create_time(
+            token, "member", "gwm", duration=60, activities=["dev"], date_worked="2019-03-04", notes=notes
+        )
+    client = site.signed_in("member")
+    query = {"start": "2019-03-04", "end": "2019-03-04"}
+    rows = list(csv.DictReader(io.StringIO(client.get("/times/export.csv", **query).text)))
+    assert sorted(r["notes"] for r in rows) == sorted(n if n == "plain - text" else "'" + n for n in risky)
+    assert {r["duration"] for r in rows} == {"60"}  # numbers stay numbers
+    as_json = json.loads(client.get("/times/export.json", **query).text)
+    assert sorted(t["notes"] for t in as_json) == sorted(risky)  # JSON is data, left as it is
 
 
 # --- reports ---------------------------------------------------------------------------------------

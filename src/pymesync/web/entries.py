@@ -25,6 +25,8 @@ from pymesync.web.week import log_form_choices
 
 times = times_route.times
 PAGE_SIZE = 50
+#: The htmx event of an entry saved in place: the Times page's total line reloads on it.
+ENTRY_SAVED = "entry-saved"
 #: Rows read per transaction while exporting.
 EXPORT_BATCH = 1000
 EXPORT_COLUMNS = (
@@ -121,32 +123,94 @@ def _owner_id(page: Page, username: str) -> int:
     return found.get(username, -1)
 
 
+def _back(page: Page) -> str:
+    """Where Back, Cancel and a finished delete lead: the list the user came from, on this site."""
+    back = page.params.get("back", "") or page.form.get("back", "")
+    return back if back.startswith("/") and not back.startswith("//") else "/times"
+
+
+def _edit_values(entry: dict[str, Any]) -> dict[str, Any]:
+    """An edit form's fields filled in from the stored entry."""
+    return {
+        "duration": _duration.format_human_duration(entry["duration"]) if entry["duration"] else "",
+        "project": entry["project"][0] if entry["project"] else "",
+        "date": entry["date_worked"],
+        "activities": list(entry["activities"]),
+        "notes": entry["notes"] or "",
+        "issue_uri": entry["issue_uri"] or "",
+    }
+
+
+def _posted_values(page: Page) -> dict[str, Any]:
+    """An edit form's fields as the user sent them, to show again beside the error."""
+    form = page.form
+    return {
+        "duration": form.get("duration", ""),
+        "project": form.get("project", ""),
+        "date": form.get("date", ""),
+        "activities": [slug for slug in page.form_lists.get("activities", []) if slug],
+        "notes": form.get("notes", ""),
+        "issue_uri": form.get("issue_uri", ""),
+    }
+
+
+def _row(page: Page, entry: dict[str, Any], *, focus: bool = False) -> Response:
+    entry["may"] = may_change(page.me, _owner_id(page, entry["user"]))
+    return page.render("_time_row.html", entry=entry, back=_back(page), focus=focus)
+
+
+def _edit_row(page: Page, uuid: str, values: dict[str, Any], error: str = "", status: int = 200) -> Response:
+    return page.render(
+        "_time_edit.html",
+        status,
+        uuid=uuid,
+        values=values,
+        error=error,
+        back=_back(page),
+        duration_forms=_duration.HUMAN_FORMS,
+        **log_form_choices(page),
+    )
+
+
 def entry_page(page: Page, uuid: str = "", *, error: str = "", status: int = 200) -> Response:
+    """The entry's page (its edit form and revisions); for htmx, its inline edit form in the Times
+    table, or with ``view=row`` its row (Cancel)."""
     uuid = uuid or page.request.path_params["uuid"]
     entry = _entry(page, uuid)
+    if page.partial:
+        if page.params.get("view") == "row":
+            return _row(page, entry, focus=True)
+        return _edit_row(page, uuid, _edit_values(entry))
     entry["may"] = may_change(page.me, _owner_id(page, entry["user"]))
-    form = dict(page.form) if error else {}
     return page.render(
         "entry.html",
         status,
         entry=entry,
         revisions=[*entry.get("parents", []), entry],
         error=error,
-        form=form,
-        back=page.params.get("back", "") or page.form.get("back", ""),
+        values=_posted_values(page) if error else _edit_values(entry),
+        back=_back(page),
         duration_forms=_duration.HUMAN_FORMS,
         **log_form_choices(page),
     )
 
 
 def update_entry(page: Page) -> Response:
+    """Save an edit through the API: then the entry's page (a 303), or for htmx its updated row;
+    refused, the form again with the API's words."""
     uuid = page.request.path_params["uuid"]
     form = page.form
+
+    def refused(message: str, status: int) -> Response:
+        if page.partial:
+            return _edit_row(page, uuid, _posted_values(page), message, status)
+        return entry_page(page, uuid, error=message, status=status)
+
     try:
         seconds = _duration.parse_human_duration(form.get("duration", ""))
         day = _periods.parse_day(form.get("date", "") or "today", page.today)
     except ValueError as problem:
-        return entry_page(page, uuid, error=str(problem), status=422)
+        return refused(str(problem), 422)
     fields: dict[str, Any] = {
         "duration": seconds,
         "project": form.get("project", ""),
@@ -158,20 +222,28 @@ def update_entry(page: Page) -> Response:
     if chosen:
         fields["activities"] = chosen
     try:
-        page.api(times_route.update_time, method="POST", path={"uuid": uuid}, obj=fields)
+        saved = page.api(times_route.update_time, method="POST", path={"uuid": uuid}, obj=fields)
     except ApiError as error:
-        return entry_page(page, uuid, error=error.text, status=error.status)
+        return refused(error.text, error.status)
+    if page.partial:
+        row = _row(page, saved, focus=True)
+        row.headers["HX-Trigger"] = ENTRY_SAVED
+        return row
     return redirect(f"/times/{uuid}", done="Saved.", back=form.get("back", ""))
 
 
 def delete_entry(page: Page) -> Response:
+    """Delete through the API once confirmed: htmx asks in the browser (``hx-confirm``) and sends
+    ``confirmed``; without JavaScript the form leads to a page that asks first."""
     uuid = page.request.path_params["uuid"]
+    back = _back(page)
+    if page.form.get("confirmed") != "yes":
+        return page.render("confirm_delete.html", entry=_entry(page, uuid), back=back)
     try:
         page.api(times_route.delete_time, method="DELETE", path={"uuid": uuid})
     except ApiError as error:
         raise Refused(error.status, error.text) from None
-    back = page.form.get("back", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else "/times", done="Deleted.")
+    return redirect(back, done="Deleted.")
 
 
 def _export_rows(page: Page, chosen: filters.Filter) -> Iterator[list[dict[str, Any]]]:
@@ -218,6 +290,20 @@ def _json_chunks(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
     yield "]"
 
 
+#: What a spreadsheet reads as the start of a formula (or, for tab and CR, may drop before one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as it is: empty for None, and text that would start a formula
+    gets a leading ``'`` (notes and names are users' own text; an export must not run them)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_chunks(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -225,7 +311,7 @@ def _csv_chunks(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
     for batch in batches:
         for item in batch:
             values = dict(item, project=" ".join(item["project"]), activities=" ".join(item["activities"]))
-            writer.writerow(["" if values[c] is None else values[c] for c in EXPORT_COLUMNS])
+            writer.writerow([spreadsheet_cell(values[c]) for c in EXPORT_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

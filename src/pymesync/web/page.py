@@ -100,6 +100,13 @@ class Page:
         turn the evening of a team west of Greenwich into tomorrow."""
         return datetime.date.today()
 
+    @property
+    def partial(self) -> bool:
+        """Whether htmx asked for a part of a page (an element's own ``hx-get``/``hx-post``), not a
+        whole one (a browser without JavaScript, or a link or form that htmx boosts)."""
+        headers = self.request.headers
+        return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+
     def api(self, handler: Handler, **arguments: Any) -> Any:
         """Call an API handler as the signed-in user (see :func:`api.call`)."""
         return api.call(self.config, self.me.username, handler, **arguments)
@@ -153,8 +160,16 @@ def _resolve(config: Config, found: session.Session | None) -> auth.Caller | Non
         return caller_signed_in(connection, found.username, found.signed_in_at)
 
 
+#: Where htmx puts an error page answered to a request for a part: in place of the page's main
+#: element, so that a refusal never lands inside a table row.
+ERROR_IN_PLACE_OF_MAIN = {"HX-Retarget": "#main", "HX-Reswap": "outerHTML", "HX-Reselect": "#main"}
+
+
 def _error_page(page: Page, status: int, message: str) -> Response:
-    return page.render("error.html", status, message=message)
+    response = page.render("error.html", status, message=message)
+    if page.partial:
+        response.headers.update(ERROR_IN_PLACE_OF_MAIN)
+    return response
 
 
 #: Largest form accepted; the page's forms are a few hundred bytes.

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from pymesync import reports
 from pymesync.server import storage
 from pymesync.web import aggregate, charts, filters
-from pymesync.web.entries import filter_choices
+from pymesync.web.entries import filter_choices, spreadsheet_cell
 from pymesync.web.page import PAGE_HEADERS, Page, Refused
 
 KEYS = tuple(reports.GROUPS)
@@ -135,7 +135,7 @@ def export(page: Page) -> Response:
     writer = csv.writer(buffer)
     writer.writerow([*choice.by, "hours", "seconds", "entries"])
     for row in summary.rows:
-        group: list[Any] = ["" if value is None else value for value in row.group]
+        group: list[Any] = [spreadsheet_cell(value) for value in row.group]
         writer.writerow([*group, f"{row.seconds / 3600:.2f}", row.seconds, row.entries])
     name = f"report-{chosen.period.start}-{chosen.period.end}.csv"
     headers = {**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
