@@ -244,15 +244,15 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 peer=request.client.host if request.client is not None else None,
             )
             if inline:
-                return _call(handler, context)
-            return await asyncio.get_running_loop().run_in_executor(_THREADS, _call, handler, context)
+                return run_handler(handler, context)
+            return await asyncio.get_running_loop().run_in_executor(_THREADS, run_handler, handler, context)
         except ApiError as error:
             return error_response(error)
 
     return run
 
 
-def _call(handler: Handler, context: Context) -> Response:
+def run_handler(handler: Handler, context: Context) -> Response:
     """Run a handler; run it again (a bounded number of times, after a short random pause) when
     its transaction was rolled back because of concurrent writes. A database that cannot store
     data now (disk full, read-only) is a 503 at once: running again would meet the same state."""

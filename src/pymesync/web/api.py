@@ -16,7 +16,7 @@ from typing import Any
 from starlette.datastructures import Headers
 
 from pymesync.server import auth
-from pymesync.server.context import Config, Context, Handler, _call
+from pymesync.server.context import Config, Context, Handler, run_handler
 from pymesync.server.errors import ApiError
 
 #: Lifetime of the token of one in-process call (it is never seen outside the call).
@@ -61,7 +61,7 @@ def call(
         headers=headers if headers is not None else Headers(),
         peer=peer,
     )
-    response = _call(handler, context)
+    response = run_handler(handler, context)
     raw = bytes(response.body)
     return json.loads(raw) if raw else None
 
