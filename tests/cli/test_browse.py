@@ -65,6 +65,14 @@ def test_edit_changes_fields_and_undo_reverts(logged_in: Runner) -> None:
     logged_in("undo", code=5)
 
 
+def test_undo_brings_back_notes_an_edit_cleared(logged_in: Runner) -> None:
+    uuid = _log(logged_in, "1h", "gwm", "--date", "2026-02-14", "-m", "keep me")
+    logged_in("edit", uuid, "-m", "")
+    assert json.loads(logged_in("show", uuid, "--json").stdout)["notes"] in ("", None)
+    logged_in("undo")
+    assert json.loads(logged_in("show", uuid, "--json").stdout)["notes"] == "keep me"
+
+
 def test_edit_refuses_when_the_revision_moved(logged_in: Runner) -> None:
     uuid = _log(logged_in, "1h", "gwm", "--date", "2026-02-13")
     with Client(logged_in.server.base_url, username=USER[0], password=USER[1]) as client:

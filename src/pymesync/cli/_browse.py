@@ -125,6 +125,22 @@ def _new_duration(current: int, text: str) -> int:
     return seconds
 
 
+#: Each option of ``edit`` and the entry field it changes.
+_EDITED = (
+    ("duration", "duration"),
+    ("project", "project"),
+    ("activities", "activities"),
+    ("notes", "notes"),
+    ("issue", "issue_uri"),
+    ("day", "date_worked"),
+)
+
+
+def _given(value: Any) -> bool:
+    """Whether an option was given: an empty text (clearing notes or issue) counts, no activities not."""
+    return value is not None and value != []
+
+
 def edit_changes(app: App, words: dict[str, Any]) -> dict[str, Any]:
     """The fields an edit sends, from its options (project and activity words resolved now)."""
     from pymesync.cli import _resolve
@@ -136,8 +152,8 @@ def edit_changes(app: App, words: dict[str, Any]) -> dict[str, Any]:
         changes["project"] = _resolve.project(app, words["project"]).slugs[0]
     if words["activities"]:
         changes["activities"] = _resolve.activities(app, words["activities"])
-    for option, field in (("notes", "notes"), ("issue", "issue_uri"), ("day", "date_worked")):
-        if words[option] is not None:
+    for option, field in _EDITED[3:]:
+        if _given(words[option]):
             changes[field] = words[option]
     return changes
 
@@ -210,17 +226,7 @@ def edit(
         "issue": issue,
         "day": None if day is None else day.isoformat(),
     }
-    before: dict[str, Any] = {}
-    for option, field in (
-        ("duration", "duration"),
-        ("project", "project"),
-        ("activities", "activities"),
-        ("notes", "notes"),
-        ("issue", "issue_uri"),
-        ("day", "date_worked"),
-    ):
-        if words[option]:
-            before[field] = _before(found, field)
+    before = {field: _before(found, field) for option, field in _EDITED if _given(words[option])}
     revision = found.revision if expect_revision is None else expect_revision
     data = {"uuid": found.uuid, "revision": revision, "words": words, "summary": f"edit of {describe(found)}"}
     from pymesync.errors import RevisionConflictError
