@@ -347,6 +347,16 @@ def test_no_edit_or_delete_buttons_where_the_api_would_refuse(site: Site) -> Non
     assert "/delete" not in page.text and ">Edit<" not in page.text
 
 
+@pytest.mark.parametrize("elsewhere", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_back_links_and_redirects_stay_on_this_site(site: Site, elsewhere: str) -> None:
+    client = site.signed_in("member")
+    uuid = site.world.times["m1"]["uuid"]
+    shown = client.get(f"/times/{uuid}", back=elsewhere)
+    assert "evil.example" not in shown.text
+    page = client.post(f"/times/{uuid}/delete", back=elsewhere, confirmed="yes")
+    assert page.status == 303 and page.location.startswith("/times")
+
+
 def test_delete_and_include_deleted(site: Site) -> None:
     client = site.signed_in("member")
     uuid = site.world.times["m1"]["uuid"]

@@ -20,7 +20,7 @@ from pymesync.server.routes import projects as projects_route
 from pymesync.server.routes import times as times_route
 from pymesync.server.routes import users as users_route
 from pymesync.web import filters
-from pymesync.web.page import PAGE_HEADERS, Page, Refused, redirect
+from pymesync.web.page import PAGE_HEADERS, Page, Refused, local_path, redirect
 from pymesync.web.week import log_form_choices
 
 times = times_route.times
@@ -125,8 +125,7 @@ def _owner_id(page: Page, username: str) -> int:
 
 def _back(page: Page) -> str:
     """Where Back, Cancel and a finished delete lead: the list the user came from, on this site."""
-    back = page.params.get("back", "") or page.form.get("back", "")
-    return back if back.startswith("/") and not back.startswith("//") else "/times"
+    return local_path(page.params.get("back", "") or page.form.get("back", ""), "/times")
 
 
 def _edit_values(entry: dict[str, Any]) -> dict[str, Any]:

@@ -142,6 +142,12 @@ class Page:
         return HTMLResponse(html, status, headers=PAGE_HEADERS)
 
 
+def local_path(target: str, default: str) -> str:
+    """``target`` when it is a path on this site, else ``default``: never ``//elsewhere`` or
+    ``/\\elsewhere``, which browsers follow to another host."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else default
+
+
 def redirect(path: str, **query: str) -> Response:
     """See other: the answer to a form post, so reloading the page does not post it again."""
     joiner = "&" if "?" in path else "?"

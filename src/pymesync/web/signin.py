@@ -8,13 +8,12 @@ from pymesync.server import auth
 from pymesync.server.errors import ApiError
 from pymesync.server.routes import login as login_route
 from pymesync.web import api, session
-from pymesync.web.page import Page, redirect
+from pymesync.web.page import Page, local_path, redirect
 
 
 def _next(page: Page) -> str:
     """Where to go after signing in: a path on this site only (never ``//elsewhere``)."""
-    target = page.form.get("next") or page.params.get("next") or "/"
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+    return local_path(page.form.get("next") or page.params.get("next") or "/", "/")
 
 
 def signin_page(page: Page, *, error: str = "", status: int = 200) -> Response:
