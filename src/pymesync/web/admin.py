@@ -58,15 +58,13 @@ def admin_page(page: Page, *, error: str = "", status: int = 200) -> Response:
     )
 
 
-def _attempt(page: Page, change: Any, done: str, back: str = "/admin") -> Response:
-    """Run one API change; on refusal show the page again with the API's words."""
+def _attempt(page: Page, change: Any, done: str) -> Response:
+    """Run one API change; on refusal show the admin page again with the API's words."""
     try:
         change()
     except ApiError as error:
-        if back.startswith("/admin/projects/"):
-            return project_page(page, back.rsplit("/", 1)[-1], error=error.text, status=error.status)
         return admin_page(page, error=error.text, status=error.status)
-    return redirect(back, done=done)
+    return redirect("/admin", done=done)
 
 
 def create_project(page: Page) -> Response:

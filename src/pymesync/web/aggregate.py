@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pymesync import reports
+from pymesync import _periods, reports
 from pymesync.reports import GroupValue
 from pymesync.server import queries, schema, storage
 
@@ -41,13 +41,13 @@ _TIME_ACTIVITIES = (
 _DAY_KEYS = ("day", "week", "month")
 
 
-def _day(ms: int) -> datetime.date:
+def day_of_ms(ms: int) -> datetime.date:
     return datetime.date.fromisoformat(storage.ms_to_date(ms) or "")
 
 
 _FROM_DAY: dict[str, Callable[[datetime.date], GroupValue]] = {
     "day": lambda day: day,
-    "week": lambda day: day - datetime.timedelta(days=day.weekday()),
+    "week": _periods.monday,
     "month": lambda day: day.replace(day=1),
 }
 
@@ -131,7 +131,7 @@ class _Grouped:
                 if from_day is None:
                     seen[stored] = self.first_slugs.get(str(stored))
                 else:
-                    seen[stored] = from_day(_day(stored))
+                    seen[stored] = from_day(day_of_ms(stored))
             return seen[stored]
 
         return read

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from pymesync import reports
+from pymesync import _periods, reports
 from pymesync.reports import GroupValue
 
 #: Above this many days, the stacked bars are per ISO week (from Monday) instead of per day.
@@ -48,7 +48,7 @@ def hours_by_day(summary: reports.Summary, start: datetime.date, end: datetime.d
     one colour per project, in hours."""
     bucket = summary.by[0]
     step = datetime.timedelta(days=7 if bucket == "week" else 1)
-    first = start - datetime.timedelta(days=start.weekday()) if bucket == "week" else start
+    first = _periods.monday(start) if bucket == "week" else start
     bars: list[datetime.date] = []
     day = first
     while day <= end:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
-from pymesync import reports
+from pymesync import _duration, reports
 from pymesync.server import storage
 from pymesync.web import aggregate, charts, filters
 from pymesync.web.entries import filter_choices, spreadsheet_cell
@@ -117,10 +117,8 @@ def _drawn_period(
     ).one()
     start, end = chosen.period.start, chosen.period.end
     if first is not None and chosen.preset == "all":
-        start = datetime.date.fromisoformat(storage.ms_to_date(first) or "")
-    latest = (
-        today if last is None else max(today, datetime.date.fromisoformat(storage.ms_to_date(last) or ""))
-    )
+        start = aggregate.day_of_ms(first)
+    latest = today if last is None else max(today, aggregate.day_of_ms(last))
     end = max(start, min(end, latest))
     if chosen.preset == "all" and first is None:
         start = end
@@ -136,7 +134,7 @@ def export(page: Page) -> Response:
     writer.writerow([*choice.by, "hours", "seconds", "entries"])
     for row in summary.rows:
         group: list[Any] = [spreadsheet_cell(value) for value in row.group]
-        writer.writerow([*group, f"{row.seconds / 3600:.2f}", row.seconds, row.entries])
+        writer.writerow([*group, _duration.format_decimal_hours(row.seconds), row.seconds, row.entries])
     name = f"report-{chosen.period.start}-{chosen.period.end}.csv"
     headers = {**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
