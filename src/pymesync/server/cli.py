@@ -434,8 +434,7 @@ def cmd_user_set_password(args: argparse.Namespace) -> int:
         password = _read_password(ENV_USER_PASSWORD, f"New password for {args.username}: ", min_length)
 
         def change(connection: sa.Connection) -> None:
-            _live_user(connection, args.username)
-            storage.set_password(connection, args.username, password)
+            storage.update_user(connection, _live_user(connection, args.username).id, {"password": password})
 
         _write(engine, change)
         print(f"Changed the password of {args.username}; the tokens they held no longer work.")

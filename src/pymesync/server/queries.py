@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid as uuid_module
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -21,8 +21,6 @@ userroles = schema.userroles
 BATCH = 500
 #: Times :func:`read_locked` reads again before it gives the write back as contended.
 _LOCKED_READS = 4
-
-T = TypeVar("T")
 
 
 def new_uuid() -> str:
@@ -271,21 +269,15 @@ def claim_username(connection: Connection, username: str) -> None:
     storage.lock(connection, f"{users.name}:{username.casefold()}")
 
 
-def lock_objects(
-    connection: Connection, table: sa.Table, uuids: Iterable[str], *, shared: bool = False
-) -> None:
-    """Hold objects of ``table`` by uuid: exclusively to revise or delete them, shared to refer
-    to them (a time names its project and activities, whose deletion checks for live times)."""
-    storage.lock(connection, *(f"{table.name}:{uuid}" for uuid in uuids), shared=shared)
+def lock_objects(connection: Connection, table: sa.Table, uuids: Iterable[str]) -> None:
+    """Hold objects of ``table`` by uuid, exclusively, to revise or delete them."""
+    storage.lock(connection, *(f"{table.name}:{uuid}" for uuid in uuids))
 
 
 def read_locked(
-    connection: Connection,
-    table: sa.Table,
-    read: Callable[[], T],
-    uuids: Callable[[T], Iterable[Any]],
-) -> T:
-    """``read()`` the objects a write addresses by a slug, with those objects locked.
+    connection: Connection, table: sa.Table, read: Callable[[], Row[Any] | None]
+) -> Row[Any] | None:
+    """``read()`` the object a write addresses by a slug, with that object locked.
 
     A slug can move to another object until the object is locked, so: read, lock what was
     found, read again, until the read finds nothing that is not locked. On SQLite one read.
@@ -295,18 +287,12 @@ def read_locked(
         return found
     held: set[str] = set()
     for _ in range(_LOCKED_READS):
-        wanted = {str(uuid) for uuid in uuids(found)} - held
-        if not wanted:
+        if found is None or str(found.uuid) in held:
             return found
-        lock_objects(connection, table, wanted)
-        held |= wanted
+        held.add(str(found.uuid))
+        lock_objects(connection, table, [str(found.uuid)])
         found = read()
     raise storage.Contention(f"{table.name} kept changing while being locked")
-
-
-def row_uuid(row: Row[Any] | None) -> list[Any]:
-    """The uuid of a row that was found, for :func:`read_locked`."""
-    return [] if row is None else [row.uuid]
 
 
 # --- creating projects and activities (the API and timesync-server share these rules) --------------
@@ -371,8 +357,13 @@ def insert_project(
             newest=True,
         ),
     )
-    connection.execute(sa.insert(projectslugs), [{"name": slug, "project": project_id} for slug in ordered])
+    write_project_slugs(connection, project_id, ordered)
     return project_id, uuid, created
+
+
+def write_project_slugs(connection: Connection, project_id: int, slugs: Iterable[str]) -> None:
+    """Attach slugs to a project's row (the newest revision's: an update moves them along)."""
+    connection.execute(sa.insert(projectslugs), [{"name": slug, "project": project_id} for slug in slugs])
 
 
 def activity_slug_taken(connection: Connection, slug: str) -> bool:

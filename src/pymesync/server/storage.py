@@ -533,16 +533,6 @@ def user_named_like(connection: Connection, username: str) -> Row[Any] | None:
     return matches[0] if matches else None
 
 
-def set_password(connection: Connection, username: str, password: str) -> bool:
-    """Replace a user's password and void their tokens; False when there is no such user."""
-    users = schema.users
-    user_id = connection.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
-    if user_id is None:
-        return False
-    update_user(connection, user_id, {"password": password})
-    return True
-
-
 def update_user(connection: Connection, user_id: int, changes: dict[str, Any]) -> None:
     """Apply checked ``changes`` to a user row: a plaintext or client-hashed ``password`` is stored as
     :func:`auth.password_for_storage` decides and voids the user's older tokens; ``deleted_at: None``

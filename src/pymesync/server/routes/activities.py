@@ -82,7 +82,7 @@ def _current(connection: Connection, slug: str) -> Row[Any] | None:
 
 def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
     """The current revision of the activity with this slug, locked for revising or deleting."""
-    return queries.read_locked(connection, activities, lambda: _current(connection, slug), queries.row_uuid)
+    return queries.read_locked(connection, activities, lambda: _current(connection, slug))
 
 
 @read_only

@@ -132,9 +132,7 @@ def list_projects(context: Context) -> Response:
 
 def _current_locked(connection: Connection, slug: str) -> Row[Any] | None:
     """The current revision of the project with this slug, locked for revising or deleting."""
-    return queries.read_locked(
-        connection, projects, lambda: queries.project_by_slug(connection, slug), queries.row_uuid
-    )
+    return queries.read_locked(connection, projects, lambda: queries.project_by_slug(connection, slug))
 
 
 def _hold_own_slugs(connection: Connection, project: Row[Any]) -> None:
@@ -221,10 +219,6 @@ def _write_members(
         )
 
 
-def _write_slugs(connection: Connection, project_id: int, slugs: list[str]) -> None:
-    connection.execute(sa.insert(projectslugs), [{"name": slug, "project": project_id} for slug in slugs])
-
-
 def create_project(context: Context) -> Response:
     fields = body_object(context)
     with transaction(context.engine, write=True) as connection:
@@ -298,7 +292,7 @@ def update_project(context: Context) -> Response:
         revision_ids = sa.select(projects.c.id).where(projects.c.uuid == uuid)
         if slugs is not None:
             connection.execute(sa.delete(projectslugs).where(projectslugs.c.project.in_(revision_ids)))
-            _write_slugs(connection, new_id, slugs)
+            queries.write_project_slugs(connection, new_id, slugs)
         else:
             connection.execute(
                 sa.update(projectslugs).where(projectslugs.c.project.in_(revision_ids)).values(project=new_id)
