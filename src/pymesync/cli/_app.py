@@ -20,7 +20,7 @@ import click
 
 from pymesync.cli._config import Config
 from pymesync.cli._errors import CliError, ExitCode
-from pymesync.cli._files import cache_dir, read_json, write_json
+from pymesync.cli._files import cache_dir, profile_file_part, read_json, write_json
 from pymesync.cli._terminal import Terminal
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ EXTENSIONS_TTL = 86_400.0
 
 
 def _extensions_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    safe = profile_file_part(profile)
     return cache_dir() / f"extensions-{safe}.json"
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pymesync.cli._files import cache_dir
+from pymesync.cli._files import cache_dir, profile_file_part
 
 if TYPE_CHECKING:
     from pymesync.client import Client
@@ -92,7 +92,7 @@ LOCK_WAIT = 60.0
 
 
 def cache_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    safe = profile_file_part(profile)
     return cache_dir() / f"entries-{safe}.sqlite"
 
 

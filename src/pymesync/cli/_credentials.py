@@ -16,6 +16,7 @@ from pymesync.cli._files import (
     cache_dir,
     config_dir,
     dump_toml,
+    profile_file_part,
     read_json,
     read_toml,
     write_atomic,
@@ -152,7 +153,7 @@ def _forget_file(profile: str) -> None:
 
 
 def _token_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    safe = profile_file_part(profile)
     return cache_dir() / f"token-{safe}.json"
 
 

@@ -52,10 +52,14 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
+def profile_file_part(profile: str) -> str:
+    """A profile's name as it may appear in a file name: letters, digits, - and _ kept, the rest _."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+
+
 def outbox_path(profile: str) -> Path:
     """The changes waiting to be sent (see :mod:`._outbox`); no file means none."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
-    return state_dir() / f"outbox-{safe}.sqlite"
+    return state_dir() / f"outbox-{profile_file_part(profile)}.sqlite"
 
 
 @contextlib.contextmanager

@@ -59,7 +59,7 @@ class Selection:
     activity: str | None
     offline: bool = False
 
-    def filters(self) -> dict[str, object]:
+    def filters(self) -> dict[str, Any]:
         everything = self.period == ALL_TIME
         found: dict[str, object] = {} if everything else {"start": self.period.start, "end": self.period.end}
         for key in ("user", "project", "activity"):
@@ -69,21 +69,11 @@ class Selection:
 
     def entries(self, app: App) -> Iterator[Time]:
         """The chosen entries from the local copy, synced first (and the outbox sent) unless offline."""
-        return self._synced(app).entries(**self._chosen())
+        return self._synced(app).entries(**self.filters())
 
     def gathered(self, app: App, step: int | None = None) -> list[Gathered]:
         """The chosen entries, summed per value of the fields reports group by (``EntryCache.gathered``)."""
-        return self._synced(app).gathered(**self._chosen(), step=step)
-
-    def _chosen(self) -> dict[str, Any]:
-        everything = self.period == ALL_TIME
-        return {
-            "start": None if everything else self.period.start,
-            "end": None if everything else self.period.end,
-            "user": self.user,
-            "project": self.project,
-            "activity": self.activity,
-        }
+        return self._synced(app).gathered(**self.filters(), step=step)
 
     def _synced(self, app: App) -> EntryCache:
         from pymesync.cli._errors import CliError, ExitCode

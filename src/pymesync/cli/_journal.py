@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pymesync.cli._files import read_json, state_dir, write_json
+from pymesync.cli._files import profile_file_part, read_json, state_dir, write_json
 
 
 def _path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    safe = profile_file_part(profile)
     return state_dir() / f"undo-{safe}.json"
 
 

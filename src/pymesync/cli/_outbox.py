@@ -102,10 +102,6 @@ class Outbox:
             for row in rows
         ]
 
-    def get(self, item_id: int) -> Item | None:
-        found = [item for item in self.items(QUEUED, SENDING, CONFLICT, FAILED) if item.id == item_id]
-        return found[0] if found else None
-
     def mark(
         self, item: Item, state: str, detail: str | None = None, baseline: list[str] | None = None
     ) -> None:
@@ -169,13 +165,14 @@ def _send_create(app: App, cache: EntryCache, outbox: Outbox, item: Item) -> Tim
 
     client = app.client()
     fields = entry_fields(app, **item.data["words"])
+    identical = _identical(cache, fields)
     if item.state == SENDING and item.baseline is not None:
-        ours = [uuid for uuid in _identical(cache, fields) if uuid not in item.baseline]
+        ours = [uuid for uuid in identical if uuid not in item.baseline]
         stored = cache.get(ours[0]) if ours else None
         if stored is not None:  # the last attempt was stored; its answer was lost
             outbox.remove(item.id)
             return stored
-    outbox.mark(item, SENDING, baseline=_identical(cache, fields))
+    outbox.mark(item, SENDING, baseline=identical)
     created = client.times.create(fields)
     if not created.activities and "activities" not in fields:  # the echo omits the default activity
         default = default_activity(app, str(fields["project"]))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode, usage_error
-from pymesync.cli._files import cache_dir, read_json, write_json
+from pymesync.cli._files import cache_dir, profile_file_part, read_json, write_json
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
@@ -28,7 +28,7 @@ CATALOGUE_TTL = 300.0
 
 
 def _catalogue_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    safe = profile_file_part(profile)
     return cache_dir() / f"catalogue-{safe}.json"
 
 

@@ -21,14 +21,14 @@ import click
 from pymesync._duration import HUMAN_FORMS, parse_human_duration
 from pymesync.cli._app import App, pass_app
 from pymesync.cli._errors import CliError, ExitCode, usage_error
-from pymesync.cli._files import state_dir, write_atomic
+from pymesync.cli._files import profile_file_part, state_dir, write_atomic
 from pymesync.cli._output import hours
 
 _CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 
 
 def timer_path(profile: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in profile)
+    safe = profile_file_part(profile)
     return state_dir() / f"timer-{safe}.json"
 
 
