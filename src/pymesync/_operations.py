@@ -42,22 +42,30 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Model)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Blocking:
-    """A CPU-bound step (bcrypt): the sync driver calls it inline, the async driver in a worker thread."""
+    """A CPU-bound step (bcrypt): the sync driver calls it inline, the async driver in a worker thread.
 
-    run: Callable[[], Any]
+    This module's own records are plain classes: a dataclass costs a few hundred microseconds to create at
+    import, which every command line run would pay.
+    """
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Callable[[], Any]) -> None:
+        self.run = run
 
 
 Step = Request | Blocking
 Exchange = Generator[Step, Any, T]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Done(Generic[T]):
     """The end of an exchange, holding its result."""
 
-    value: T
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
 
 
 def resume(exchange: Exchange[T], outcome: Any) -> Step | Done[T]:
@@ -254,20 +262,34 @@ def _user_key(obj: User) -> str | None:
     return obj.username
 
 
-@dataclasses.dataclass(frozen=True)
 class Kind(Generic[M]):
     """One collection of the API: its path, model, filters, and how its objects are addressed."""
 
-    name: str
-    path: str
-    model: type[M]
-    #: list filters in the order they are sent; flags are sent as ``true``/``false``
-    filters: tuple[str, ...]
-    #: flags accepted by GET of one object
-    get_flags: tuple[str, ...]
-    key: Callable[[M], str | None]
-    #: what identifies an object across list pages (users have no uuid)
-    identity: Callable[[M], str | None]
+    __slots__ = ("filters", "get_flags", "identity", "key", "model", "name", "path")
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        model: type[M],
+        filters: tuple[str, ...],
+        get_flags: tuple[str, ...],
+        key: Callable[[M], str | None],
+        identity: Callable[[M], str | None],
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.model = model
+        #: list filters in the order they are sent; flags are sent as ``true``/``false``
+        self.filters = filters
+        #: flags accepted by GET of one object
+        self.get_flags = get_flags
+        self.key = key
+        #: what identifies an object across list pages (users have no uuid)
+        self.identity = identity
+
+    def __repr__(self) -> str:
+        return f"<Kind {self.path}>"
 
 
 TIMES: Final = Kind(

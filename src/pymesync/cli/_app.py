@@ -9,7 +9,6 @@ queued edit) always asks first, so the lost-update check uses what the server of
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import os
 import time
@@ -53,27 +52,39 @@ def save_extensions(profile: str, url: str, offered: frozenset[str], now: float)
     write_json(_extensions_path(profile), {"url": url, "extensions": sorted(offered), "saved": now})
 
 
-@dataclasses.dataclass
 class Account:
-    """Who we talk to and as whom, from the environment (CI) or the profile."""
+    """Who we talk to and as whom, from the environment (CI) or the profile.
 
-    profile: str
-    url: str
-    user: str
-    password_store: str | None
-    env_password: str | None
+    A plain class, as are the command line's other records: a dataclass costs a few hundred microseconds
+    to create at import, and every command pays for each one it imports.
+    """
+
+    __slots__ = ("env_password", "password_store", "profile", "url", "user")
+
+    def __init__(
+        self, profile: str, url: str, user: str, password_store: str | None, env_password: str | None
+    ) -> None:
+        self.profile = profile
+        self.url = url
+        self.user = user
+        self.password_store = password_store
+        self.env_password = env_password
 
 
-@dataclasses.dataclass
 class App:
-    ctx: click.Context
-    term: Terminal
-    chosen_profile: str | None
-    _config: Config | None = None
-    _client: Client | None = None
-    _entry_cache: EntryCache | None = None
-    #: whether the client's extensions came from the saved answer (not asked by this command)
-    _extensions_saved: bool = False
+    """One invocation's state; the config, client and local copy are made when first asked for."""
+
+    __slots__ = ("_client", "_config", "_entry_cache", "_extensions_saved", "chosen_profile", "ctx", "term")
+
+    def __init__(self, ctx: click.Context, term: Terminal, chosen_profile: str | None) -> None:
+        self.ctx = ctx
+        self.term = term
+        self.chosen_profile = chosen_profile
+        self._config: Config | None = None
+        self._client: Client | None = None
+        self._entry_cache: EntryCache | None = None
+        #: whether the client's extensions came from the saved answer (not asked by this command)
+        self._extensions_saved = False
 
     @classmethod
     def create(

@@ -6,7 +6,6 @@ It never holds a secret (passwords live in the keyring or the credentials file, 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,13 @@ def config_path() -> Path:
     return config_dir() / "config.toml"
 
 
-@dataclasses.dataclass
 class Config:
-    data: dict[str, Any]
+    """The config file's table (a plain class: see :class:`~pymesync.cli._app.Account`)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
 
     @classmethod
     def load(cls) -> Config:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 from collections.abc import Callable, Iterator
@@ -51,13 +50,20 @@ def selection_options(default_period: str) -> Callable[[F], F]:
     return decorate
 
 
-@dataclasses.dataclass(frozen=True)
 class Selection:
-    period: Period
-    user: str | None
-    project: str | None
-    activity: str | None
-    offline: bool = False
+    """The entries a command reads: the period and filters, checked and resolved (a plain class: see
+    :class:`~pymesync.cli._app.Account`)."""
+
+    __slots__ = ("activity", "offline", "period", "project", "user")
+
+    def __init__(
+        self, period: Period, user: str | None, project: str | None, activity: str | None, offline: bool
+    ) -> None:
+        self.period = period
+        self.user = user
+        self.project = project
+        self.activity = activity
+        self.offline = offline
 
     def filters(self) -> dict[str, Any]:
         everything = self.period == ALL_TIME
@@ -96,14 +102,18 @@ class Selection:
         return cache
 
 
-@dataclasses.dataclass(frozen=True)
 class SelectionRequest:
     """The options as given; :meth:`resolve` checks them and looks up names on the server."""
 
-    default_period: str
-    chosen: dict[str, Any]
-    who: dict[str, Any]
-    offline: bool = False
+    __slots__ = ("chosen", "default_period", "offline", "who")
+
+    def __init__(
+        self, default_period: str, chosen: dict[str, Any], who: dict[str, Any], offline: bool
+    ) -> None:
+        self.default_period = default_period
+        self.chosen = chosen
+        self.who = who
+        self.offline = offline
 
     def period(self, today: datetime.date) -> Period:
         named = [_SHORTCUTS[key] for key in _SHORTCUTS if self.chosen[key]]

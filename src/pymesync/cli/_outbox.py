@@ -48,14 +48,26 @@ class Queued(CliError):
         )
 
 
-@dataclasses.dataclass(frozen=True)
 class Item:
-    id: int
-    kind: str  # "create" or "update"
-    data: dict[str, Any]
-    state: str
-    detail: str | None
-    baseline: list[str] | None
+    """One waiting change (a plain class: see :class:`~pymesync.cli._app.Account`)."""
+
+    __slots__ = ("baseline", "data", "detail", "id", "kind", "state")
+
+    def __init__(
+        self,
+        id: int,
+        kind: str,
+        data: dict[str, Any],
+        state: str,
+        detail: str | None,
+        baseline: list[str] | None,
+    ) -> None:
+        self.id = id
+        self.kind = kind  # "create" or "update"
+        self.data = data
+        self.state = state
+        self.detail = detail
+        self.baseline = baseline
 
     def summary(self) -> str:
         return str(self.data.get("summary", ""))
@@ -218,10 +230,14 @@ def _applied(entry: Time, changes: dict[str, Any]) -> bool:
     return True
 
 
-@dataclasses.dataclass
 class Flushed:
-    sent: list[tuple[Item, Time]] = dataclasses.field(default_factory=list)
-    problems: list[Item] = dataclasses.field(default_factory=list)
+    """What one sending did: the items sent (with what the server stored), and those kept back."""
+
+    __slots__ = ("problems", "sent")
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Item, Time]] = []
+        self.problems: list[Item] = []
 
 
 def flush(app: App) -> Flushed:
@@ -263,7 +279,7 @@ def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:
                 text = exc.format_message() if isinstance(exc, CliError) else describe(exc)
                 state = CONFLICT if isinstance(exc, RevisionConflictError) else FAILED
                 outbox.mark(item, state, text)
-                result.problems.append(dataclasses.replace(item, state=state, detail=text))
+                result.problems.append(Item(item.id, item.kind, item.data, state, text, item.baseline))
     return result
 
 

@@ -5,7 +5,6 @@ One decorator (:func:`output_options`) gives every listing the same ``--json`` a
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from collections.abc import Callable, Sequence
@@ -37,16 +36,20 @@ def resolve_format(fmt: str | None, term: Terminal) -> str:
     return fmt or ("table" if term.stdout_tty else "plain")
 
 
-@dataclasses.dataclass
 class Table:
-    """Rows of cells for people, and the same rows as records for machines."""
+    """Rows of cells for people, and the same rows as records for machines (a plain class: see
+    :class:`~pymesync.cli._app.Account`)."""
 
-    headers: Sequence[str]
-    rows: list[list[str]] = dataclasses.field(default_factory=list)
-    records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    #: indexes of rows drawn as subtotals (bold on a terminal, left out of csv/tsv/json)
-    subtotals: set[int] = dataclasses.field(default_factory=set)
-    right: set[int] = dataclasses.field(default_factory=set)
+    __slots__ = ("headers", "records", "right", "rows", "subtotals")
+
+    def __init__(self, headers: Sequence[str], *, right: set[int] | None = None) -> None:
+        self.headers = headers
+        self.rows: list[list[str]] = []
+        self.records: list[dict[str, Any]] = []
+        #: indexes of rows drawn as subtotals (bold on a terminal, left out of csv/tsv/json)
+        self.subtotals: set[int] = set()
+        #: indexes of columns aligned to the right
+        self.right = right or set()
 
     def add(
         self, cells: Sequence[str], record: dict[str, Any] | None = None, *, subtotal: bool = False

@@ -6,7 +6,6 @@ they like.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from typing import Any
@@ -32,15 +31,27 @@ def color_wanted(choice: str, stdout_tty: bool) -> bool:
     return stdout_tty
 
 
-@dataclasses.dataclass
 class Terminal:
-    stdout_tty: bool
-    stdin_tty: bool
-    color: bool
-    no_input: bool
-    verbose: int
-    #: progress bars go to stderr, and only when it is a terminal
-    stderr_tty: bool = False
+    """What the command line may do here (a plain class: see :class:`~pymesync.cli._app.Account`)."""
+
+    __slots__ = ("color", "no_input", "stderr_tty", "stdin_tty", "stdout_tty", "verbose")
+
+    def __init__(
+        self,
+        stdout_tty: bool,
+        stdin_tty: bool,
+        color: bool,
+        no_input: bool,
+        verbose: int,
+        stderr_tty: bool = False,
+    ) -> None:
+        self.stdout_tty = stdout_tty
+        self.stdin_tty = stdin_tty
+        self.color = color
+        self.no_input = no_input
+        self.verbose = verbose
+        #: progress bars go to stderr, and only when it is a terminal
+        self.stderr_tty = stderr_tty
 
     @classmethod
     def detect(cls, color: str, no_input: bool, verbose: int) -> Terminal:
