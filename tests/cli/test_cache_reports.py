@@ -96,8 +96,10 @@ def test_summed_in_sql_equals_the_reports_module(
             gathered = cache.gathered(
                 start=start, end=end, user=user, project=project, activity=activity, step=step
             )
+            total = cache.seconds(start=start, end=end, user=user)
         finally:
             cache.close()
+    assert total == sum(entry.duration for entry in chosen(items, start, end, user, None, None))
     expected = chosen(items, start, end, user, project, activity)
     if step:
         expected = [

@@ -276,6 +276,13 @@ class EntryCache:
                 updated_at=day(updated),
             )
 
+    def seconds(self, *, start: datetime.date | None, end: datetime.date | None, user: str | None) -> int:
+        """The sum of the durations of the entries :meth:`entries` would give, read from the sums the
+        triggers keep (no entry is built)."""
+        where, params = _where(start, end, user, None, None)
+        row = self._db.execute(f"SELECT COALESCE(SUM(seconds), 0) FROM totals{where}", params).fetchone()
+        return int(row[0])
+
     def gathered(
         self,
         *,

@@ -63,7 +63,7 @@ def describe(entry: Time) -> str:
 
 def day_total(app: App, user: str, day: datetime.date) -> int:
     """From the local copy, which the outbox synced just before sending the entry."""
-    return sum(item.duration for item in app.entry_cache().entries(user=user, start=day, end=day))
+    return app.entry_cache().seconds(user=user, start=day, end=day)
 
 
 def entry_fields(
