@@ -31,11 +31,13 @@ from pymesync.models import Time
 __all__ = [
     "GROUPED_FIELDS",
     "GROUPS",
+    "READS",
     "Gathered",
     "NestedRow",
     "Pivot",
     "Summary",
     "SummaryRow",
+    "fields_read",
     "nest",
     "pivot",
     "pivot_of",
@@ -84,12 +86,32 @@ GROUPS: Final[dict[str, Callable[[Time], list[GroupValue]]]] = {
 
 #: Every field of an entry that a key of :data:`GROUPS` reads.
 GROUPED_FIELDS: Final = ("project", "activities", "user", "date_worked")
+#: The one field each key of :data:`GROUPS` reads.
+READS: Final = {
+    "project": "project",
+    "activity": "activities",
+    "user": "user",
+    "day": "date_worked",
+    "week": "date_worked",
+    "month": "date_worked",
+}
+
+
+def fields_read(keys: Iterable[str]) -> tuple[str, ...]:
+    """The fields of :data:`GROUPED_FIELDS` that ``keys`` read: entries equal in these fall in the same
+    groups for those keys, whatever their other fields."""
+    read = {READS[key] for key in keys}
+    return tuple(field for field in GROUPED_FIELDS if field in read)
 
 
 @dataclasses.dataclass(frozen=True)
 class Gathered:
     """Entries equal in :data:`GROUPED_FIELDS`, summed beforehand: ``like`` has those fields (its duration
-    is not read), ``seconds`` and ``entries`` are the sums of the set."""
+    is not read), ``seconds`` and ``entries`` are the sums of the set.
+
+    Summed for given keys only, the entries need only be equal in the fields those keys read
+    (:func:`fields_read`); ``like`` then has those fields and leaves the others empty.
+    """
 
     like: Time
     seconds: int

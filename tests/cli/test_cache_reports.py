@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pymesync.cli._cache import EntryCache
 from pymesync.models import Time
-from pymesync.reports import GROUPS, nest, pivot, summarize
+from pymesync.reports import GROUPS, fields_read, nest, pivot, summarize
 
 SLUGS = ("gwm", "ganeti", "x_y")
 #: few days, so that entries often share groups, around the edges of weeks and months
@@ -93,9 +93,12 @@ def test_summed_in_sql_equals_the_reports_module(
                 if number < len(items):
                     items[number] = dataclasses.replace(item, uuid=items[number].uuid)
                     cache.store(items[number])
-            gathered = cache.gathered(
-                start=start, end=end, user=user, project=project, activity=activity, step=step
-            )
+            chosen_by = {"start": start, "end": end, "user": user, "project": project, "activity": activity}
+            gathered = cache.gathered(**chosen_by, step=step)
+            pivoted = by if len(by) == 2 else [by[0], "day"]
+            # summed per value of only the fields the keys read: fewer rows, the same groups
+            for_by = cache.gathered(**chosen_by, step=step, fields=fields_read(by))
+            for_pivot = cache.gathered(**chosen_by, step=step, fields=fields_read(pivoted))
             total = cache.seconds(start=start, end=end, user=user)
         finally:
             cache.close()
@@ -105,12 +108,16 @@ def test_summed_in_sql_equals_the_reports_module(
         expected = [
             dataclasses.replace(entry, duration=-(-entry.duration // step) * step) for entry in expected
         ]
-    assert sum(alike.entries for alike in gathered) == len(expected)
-    assert summarize(gathered, by) == summarize(expected, by)
-    assert nest(gathered, by) == nest(expected, by)
-    for rows, columns in itertools.permutations(by if len(by) == 2 else [by[0], "day"], 2):
+    for summed in (gathered, for_by, for_pivot):
+        assert sum(alike.entries for alike in summed) == len(expected)
+    assert len(for_by) <= len(gathered)
+    for summed in (gathered, for_by):
+        assert summarize(summed, by) == summarize(expected, by)
+        assert nest(summed, by) == nest(expected, by)
+    for rows, columns in itertools.permutations(pivoted, 2):
         if rows != columns:
-            assert pivot(gathered, rows, columns) == pivot(expected, rows, columns)
+            for summed in (gathered, for_pivot):
+                assert pivot(summed, rows, columns) == pivot(expected, rows, columns)
 
 
 def test_a_changed_entry_is_summed_as_it_is_now(tmp_path: Path) -> None:

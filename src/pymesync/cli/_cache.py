@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -292,8 +292,11 @@ class EntryCache:
         project: str | None = None,
         activity: str | None = None,
         step: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Gathered]:
-        """The entries :meth:`entries` would give, summed per value of the fields reports group by.
+        """The entries :meth:`entries` would give, summed per value of ``fields`` (those a report's keys
+        read, see :func:`pymesync.reports.fields_read`; by default every field reports group by). The
+        other fields are left empty: a year of days summed per project is one row, not 365.
 
         ``step`` rounds each entry's duration up to a multiple of it first (billing increments), as
         ``-(-duration // step) * step`` does.
@@ -301,19 +304,20 @@ class EntryCache:
         from pymesync.models import Time
         from pymesync.reports import GROUPED_FIELDS, Gathered
 
-        assert GROUPED_FIELDS == ("project", "activities", "user", "date_worked")  # the columns below
-        seconds = "duration"
+        assert set(GROUPED_FIELDS) == set(_GROUPED)  # the columns below
+        # in the order the rows below read them; the fields not summed per value are NULL
+        columns = [field if fields is None or field in fields else "NULL" for field in _GROUPED]
+        grouped = ", ".join(column for column in columns if column != "NULL") or "NULL"
+        seconds, count = "seconds", "entries"  # summed already, as the entries were stored
+        table = "totals"
         if step:  # integer division truncates: up for negative durations, so only positive ones add
             seconds = f"(duration + (duration > 0) * ({int(step)} - 1)) / {int(step)} * {int(step)}"
+            count, table = "1", "entries"
         where, params = _where(start, end, user, project, activity)
-        if step:
-            query = (
-                f"SELECT user, date_worked, project, activities, SUM({seconds}), COUNT(*) FROM entries{where}"
-                " GROUP BY user, date_worked, project, activities"
-            )
-        else:  # summed already, as the entries were stored
-            query = f"SELECT user, date_worked, project, activities, seconds, entries FROM totals{where}"
-        rows = self._db.execute(query, params)
+        sums = f"SUM({seconds}), SUM({count})"
+        rows = self._db.execute(
+            f"SELECT {', '.join(columns)}, {sums} FROM {table}{where} GROUP BY {grouped}", params
+        )
         return [
             Gathered(
                 Time(
@@ -323,9 +327,9 @@ class EntryCache:
                     date_worked=None if day is None else datetime.date.fromisoformat(day),
                 ),
                 total,
-                count,
+                entries,
             )
-            for who, day, slugs, kinds, total, count in rows
+            for who, day, slugs, kinds, total, entries in rows
         ]
 
     def get(self, uuid: str) -> Time | None:
@@ -371,6 +375,11 @@ def _where(
             clauses.append(_HAS[column])
             params.append(slug)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+#: The fields reports group by (:data:`pymesync.reports.GROUPED_FIELDS`, each stored in the column of its
+#: name), in the order :meth:`EntryCache.gathered` reads them.
+_GROUPED = ("user", "date_worked", "project", "activities")
 
 
 def _day(value: datetime.date | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -77,9 +77,11 @@ class Selection:
         """The chosen entries from the local copy, synced first (and the outbox sent) unless offline."""
         return self._synced(app).entries(**self.filters())
 
-    def gathered(self, app: App, step: int | None = None) -> list[Gathered]:
-        """The chosen entries, summed per value of the fields reports group by (``EntryCache.gathered``)."""
-        return self._synced(app).gathered(**self.filters(), step=step)
+    def gathered(self, app: App, keys: Iterable[str], step: int | None = None) -> list[Gathered]:
+        """The chosen entries, summed per value of the fields ``keys`` read (``EntryCache.gathered``)."""
+        from pymesync.reports import fields_read
+
+        return self._synced(app).gathered(**self.filters(), step=step, fields=fields_read(keys))
 
     def _synced(self, app: App) -> EntryCache:
         from pymesync.cli._errors import CliError, ExitCode

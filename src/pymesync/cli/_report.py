@@ -6,7 +6,6 @@ The aggregation is :mod:`pymesync.reports` (the web page uses the same); this mo
 from __future__ import annotations
 
 import datetime
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,8 @@ def bar(seconds: int, largest: int, width: int) -> str:
 
 def colour_for(value: str) -> str:
     """The same project always gets the same colour, in every report."""
+    import zlib  # only charts need it
+
     return _COLOURS[zlib.crc32(value.encode()) % len(_COLOURS)]
 
 
@@ -117,7 +118,10 @@ def report(
     repeated = sorted({key for key in by if by.count(key) > 1})
     if repeated:
         raise usage_error(f"--by {', '.join(repeated)} is given twice; group by each key once")
-    entries = chosen.gathered(app, step)  # summed by the local copy; each entry rounded up to step first
+    keys = grid or by or ("project",)
+    charted = (grid or chart_keys(keys)) if chart_file is not None else ()
+    # summed by the local copy per value of what the keys read; each entry rounded up to step first
+    entries = chosen.gathered(app, (*keys, *charted), step)
     fmt = resolve_format(fmt, app.term)
     if grid:
         _render_pivot(app.term, entries, grid, fmt, decimal)
@@ -130,8 +134,7 @@ def report(
             line += f" of {hours(goal, decimal)} target ({total / goal:.0%})"
         app.term.info(line) if fmt == "plain" else app.term.out(app.term.style(line, bold=True))
     if chart_file is not None:
-        keys = grid or chart_keys(by or ("project",))
-        _write_svg(Path(chart_file), entries, keys, chosen.period)
+        _write_svg(Path(chart_file), entries, charted, chosen.period)
         app.term.info(f"Chart written to {chart_file}")
 
 
