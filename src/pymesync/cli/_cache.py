@@ -103,21 +103,22 @@ class EntryCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)
         path.chmod(0o600)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # a commit need not wait for the disk: a power cut may undo the last sync, never half of it, and
         # the next sync reads those changes again (the outbox, which must not forget, waits for the disk)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._owner = f"{LAYOUT} {owner}"
-        self._db.execute(_SCHEMA[0])
-        # another server, user or layout, or never synced (perhaps by an older layout): start anew
-        if self._meta("owner") != self._owner:
+        # a file this layout synced for this owner has its schema and WAL mode (both kept in the file)
+        if self._stored_owner() != self._owner:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA[0])
+            # another server, user or layout, or never synced (perhaps by an older layout): start anew
             with self._writing() as db:
                 if self._meta("owner") != self._owner:  # again, now that no sync can be running
                     for table in ("entries", "projects", "totals"):  # the triggers go with entries
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                     db.execute("DELETE FROM meta")
-        for statement in _SCHEMA[1:]:
-            self._db.execute(statement)
+            for statement in _SCHEMA[1:]:
+                self._db.execute(statement)
         #: slug -> (project uuid, all its slugs joined), read from the projects table when first needed
         self._projects: dict[str, tuple[str, str]] | None = None
 
@@ -133,6 +134,13 @@ class EntryCache:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _stored_owner(self) -> str | None:
+        """The owner the file was last synced for; None for a new file (no meta table yet)."""
+        try:
+            return self._meta("owner")
+        except sqlite3.OperationalError:
+            return None
 
     def _meta(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
