@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_DURATION = re.compile(r"(?:(?P<h>[0-9]+)h(?P<m1>[0-9]+)m|(?P<h2>[0-9]+)h|(?P<m2>[0-9]+)m)", re.I)
+#: Patterns are compiled on first use (and then kept by ``re``): a command that parses no duration does
+#: not pay for compiling them when it starts.
+_DURATION = r"(?:(?P<h>[0-9]+)h(?P<m1>[0-9]+)m|(?P<h2>[0-9]+)h|(?P<m2>[0-9]+)m)"
 
 
 def parse_duration(value: object) -> int:
@@ -18,7 +20,7 @@ def parse_duration(value: object) -> int:
             raise ValueError("negative")
         return value
     if isinstance(value, str):
-        match = _DURATION.fullmatch(value.strip())
+        match = re.fullmatch(_DURATION, value.strip(), re.I)
         if match is not None:
             hours = match["h"] or match["h2"] or "0"
             minutes = match["m1"] or match["m2"] or "0"
@@ -35,12 +37,11 @@ def format_duration(seconds: int) -> str:
 #: What people may type for a duration, shown whenever one is refused.
 HUMAN_FORMS = "1h30m, 90m, 1.5h, 1:30 or 45m"
 
-_HUMAN = re.compile(
+_HUMAN = (
     r"(?P<h>[0-9]+)h\s*(?:(?P<hm>[0-9]+)m)?"  # 1h30m, 2h
     r"|(?P<m>[0-9]+)m"  # 90m (m is always minutes)
     r"|(?P<dec>[0-9]*[.,][0-9]+|[0-9]+[.,])h"  # 1.5h, .25h
-    r"|(?P<ch>[0-9]+):(?P<cm>[0-5][0-9])",  # 1:30
-    re.I,
+    r"|(?P<ch>[0-9]+):(?P<cm>[0-5][0-9])"  # 1:30
 )
 
 
@@ -50,7 +51,7 @@ def parse_human_duration(text: str) -> int:
     A bare number is refused: ``90`` could mean minutes or hours, and a wrong guess is logged time.
     """
     cleaned = text.strip()
-    match = _HUMAN.fullmatch(cleaned)
+    match = re.fullmatch(_HUMAN, cleaned, re.I)
     if match is None:
         hint = " (add a unit: 90m or 1.5h)" if cleaned.replace(".", "", 1).isdigit() else ""
         raise ValueError(f"invalid duration {text!r}{hint}; use {HUMAN_FORMS}")

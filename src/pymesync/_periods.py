@@ -21,10 +21,12 @@ PERIOD_FORMS = (
     "YYYY-MM-DD or FROM..TO"
 )
 
-_WEEK = re.compile(r"([0-9]{4})-?W([0-9]{1,2})", re.I)
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
-_QUARTER = re.compile(r"([0-9]{4})-?Q([1-4])", re.I)
-_YEAR = re.compile(r"[0-9]{4}")
+#: Compiled on first use (and then kept by ``re``), so that a command naming no period by them does not
+#: compile them when it starts.
+_WEEK = r"([0-9]{4})-?W([0-9]{1,2})"
+_MONTH = r"([0-9]{4})-([0-9]{1,2})"
+_QUARTER = r"([0-9]{4})-?Q([1-4])"
+_YEAR = r"[0-9]{4}"
 
 
 class Period:
@@ -123,15 +125,15 @@ def _parse_period(word: str, today: datetime.date) -> Period:
         return ALL_TIME
     if word in ("year", "this-year"):
         return Period(datetime.date(today.year, 1, 1), datetime.date(today.year, 12, 31))
-    if match := _WEEK.fullmatch(word):
+    if match := re.fullmatch(_WEEK, word, re.I):
         start = datetime.date.fromisocalendar(int(match[1]), int(match[2]), 1)
         return Period(start, start + datetime.timedelta(days=6))
-    if match := _QUARTER.fullmatch(word):
+    if match := re.fullmatch(_QUARTER, word, re.I):
         year, quarter = int(match[1]), int(match[2])
         return Period(_month(year, quarter * 3 - 2).start, _month(year, quarter * 3).end)
-    if match := _MONTH.fullmatch(word):
+    if match := re.fullmatch(_MONTH, word):
         return _month(int(match[1]), int(match[2]))
-    if _YEAR.fullmatch(word):
+    if re.fullmatch(_YEAR, word):
         return Period(datetime.date(int(word), 1, 1), datetime.date(int(word), 12, 31))
     day = datetime.date.fromisoformat(word)
     return Period(day, day)

@@ -136,8 +136,6 @@ class SelectionRequest:
             raise usage_error(str(exc)) from None
 
     def resolve(self, app: App) -> Selection:
-        from pymesync.cli import _resolve
-
         period = self.period(app.today())
         user = self.who["user"]
         if user is None:
@@ -145,8 +143,11 @@ class SelectionRequest:
         elif user == "all":
             user = None
         project = activity = None
-        if self.who["project"]:
-            project = _resolve.project(app, self.who["project"]).slugs[0]
-        if self.who["activity"]:
-            activity = _resolve.activities(app, [self.who["activity"]])[0]
+        if self.who["project"] or self.who["activity"]:  # names looked up in the catalogue
+            from pymesync.cli import _resolve
+
+            if self.who["project"]:
+                project = _resolve.project(app, self.who["project"]).slugs[0]
+            if self.who["activity"]:
+                activity = _resolve.activities(app, [self.who["activity"]])[0]
         return Selection(period, user, project, activity, self.offline)
