@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import operator
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
@@ -122,13 +123,28 @@ def _read_users(value: object) -> Mapping[str, ProjectRole]:
     return MappingProxyType({str(name): ProjectRole.from_dict(flags) for name, flags in value.items()})
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
 class Model:
-    """Shared behaviour: reading the wire form, writing it back, and a short repr."""
+    """Shared behaviour: reading the wire form, writing it back, a short repr, equality and hashing.
+
+    The models are frozen dataclasses whose ``__eq__`` and ``__hash__`` are these two, written once
+    (``eq=False`` there): the same comparisons as the generated ones, without compiling a pair of methods
+    per model whenever the package is imported (which every command line run pays for).
+    """
 
     KIND: ClassVar[str] = "object"
     #: wire key → reader; keys not listed here (and not ``parents``) go to ``extra``.
     _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {}
+    #: set on each model by the dataclass decorator (declared here for type checkers)
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        compared = _compared(self.__class__)[0]
+        return bool(compared(self) == compared(other))
+
+    def __hash__(self) -> int:
+        return hash(_compared(self.__class__)[1](self))
 
     @classmethod
     def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
@@ -190,6 +206,22 @@ class Model:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
+#: per model: the values its equality compares and those its hash reads, as tuples in field order (what
+#: a dataclass's generated ``__eq__`` and ``__hash__`` compare: every field; those not marked hash=False)
+_COMPARED: dict[type, tuple[operator.attrgetter[Any], operator.attrgetter[Any]]] = {}
+
+
+def _compared(cls: type) -> tuple[operator.attrgetter[Any], operator.attrgetter[Any]]:
+    found = _COMPARED.get(cls)
+    if found is None:
+        fields = dataclasses.fields(cls)
+        compared = [f.name for f in fields if f.compare]
+        hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
+        # two names at least, so that each getter returns a tuple (every model has more fields)
+        found = _COMPARED[cls] = (operator.attrgetter(*compared), operator.attrgetter(*hashed))
+    return found
+
+
 _COMMON_DATES: dict[str, Callable[[object, str, str], object]] = {
     "created_at": _read_date,
     "updated_at": _read_date,
@@ -202,7 +234,7 @@ def _read_duration(value: object, kind: str, field: str) -> int:
     return 0 if seconds is None else seconds
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Time(Model):
     """One revision of a time entry.
 
@@ -244,7 +276,7 @@ class Time(Model):
         return datetime.timedelta(seconds=self.duration)
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Project(Model):
     """One revision of a project. ``users`` maps usernames to their :class:`ProjectRole`."""
 
@@ -282,7 +314,7 @@ class Project(Model):
         return out
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Activity(Model):
     """One revision of an activity; ``slug`` is ``None`` once the activity is deleted."""
 
@@ -306,7 +338,7 @@ class Activity(Model):
     extra: Mapping[str, Any] = dataclasses.field(default_factory=_no_extra, hash=False)
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class User(Model):
     """A user (updated in place, so no revisions). There is no password field: the server never sends it."""
 
