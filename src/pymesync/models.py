@@ -123,19 +123,16 @@ def _read_users(value: object) -> Mapping[str, ProjectRole]:
     return MappingProxyType({str(name): ProjectRole.from_dict(flags) for name, flags in value.items()})
 
 
-class Model:
-    """Shared behaviour: reading the wire form, writing it back, a short repr, equality and hashing.
+class ByFieldValues:
+    """``__eq__`` and ``__hash__`` by field values, for frozen dataclasses declared with ``eq=False``.
 
-    The models are frozen dataclasses whose ``__eq__`` and ``__hash__`` are these two, written once
-    (``eq=False`` there): the same comparisons as the generated ones, without compiling a pair of methods
-    per model whenever the package is imported (which every command line run pays for).
+    The same comparisons as the methods the dataclass decorator generates (equal: same class and every
+    field equal; the hash: of every field not marked ``hash=False``), written once instead of compiled
+    per class whenever the package is imported, which every command line run pays for. The models and
+    the rows of :mod:`pymesync.reports` use them.
     """
 
-    KIND: ClassVar[str] = "object"
-    #: wire key → reader; keys not listed here (and not ``parents``) go to ``extra``.
-    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {}
-    #: set on each model by the dataclass decorator (declared here for type checkers)
-    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    __slots__ = ()
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -145,6 +142,37 @@ class Model:
 
     def __hash__(self) -> int:
         return hash(_compared(self.__class__)[1](self))
+
+
+#: per class: the values its equality compares and those its hash reads, as tuples in field order
+_COMPARED: dict[type, tuple[Callable[[object], tuple[Any, ...]], Callable[[object], tuple[Any, ...]]]] = {}
+
+
+def _values(names: list[str]) -> Callable[[object], tuple[Any, ...]]:
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    return lambda obj: tuple(getattr(obj, name) for name in names)
+
+
+def _compared(cls: type) -> tuple[Callable[[object], tuple[Any, ...]], Callable[[object], tuple[Any, ...]]]:
+    found = _COMPARED.get(cls)
+    if found is None:
+        fields = dataclasses.fields(cls)
+        compared = [f.name for f in fields if f.compare]
+        hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
+        found = _COMPARED[cls] = (_values(compared), _values(hashed))
+    return found
+
+
+class Model(ByFieldValues):
+    """Shared behaviour: reading the wire form, writing it back, a short repr; equality and hashing by
+    field values (:class:`ByFieldValues`: the models are frozen dataclasses declared with ``eq=False``)."""
+
+    KIND: ClassVar[str] = "object"
+    #: wire key → reader; keys not listed here (and not ``parents``) go to ``extra``.
+    _READERS: ClassVar[Mapping[str, Callable[[object, str, str], object]]] = {}
+    #: set on each model by the dataclass decorator (declared here for type checkers)
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     @classmethod
     def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
@@ -204,22 +232,6 @@ class Model:
             else:
                 shown.append(f"{f.name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
-
-
-#: per model: the values its equality compares and those its hash reads, as tuples in field order (what
-#: a dataclass's generated ``__eq__`` and ``__hash__`` compare: every field; those not marked hash=False)
-_COMPARED: dict[type, tuple[operator.attrgetter[Any], operator.attrgetter[Any]]] = {}
-
-
-def _compared(cls: type) -> tuple[operator.attrgetter[Any], operator.attrgetter[Any]]:
-    found = _COMPARED.get(cls)
-    if found is None:
-        fields = dataclasses.fields(cls)
-        compared = [f.name for f in fields if f.compare]
-        hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
-        # two names at least, so that each getter returns a tuple (every model has more fields)
-        found = _COMPARED[cls] = (operator.attrgetter(*compared), operator.attrgetter(*hashed))
-    return found
 
 
 _COMMON_DATES: dict[str, Callable[[object, str, str], object]] = {

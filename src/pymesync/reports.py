@@ -26,7 +26,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
-from pymesync.models import Time
+from pymesync.models import ByFieldValues, Time
 
 __all__ = [
     "GROUPED_FIELDS",
@@ -104,8 +104,8 @@ def fields_read(keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(field for field in GROUPED_FIELDS if field in read)
 
 
-@dataclasses.dataclass(frozen=True)
-class Gathered:
+@dataclasses.dataclass(frozen=True, eq=False)
+class Gathered(ByFieldValues):
     """Entries equal in :data:`GROUPED_FIELDS`, summed beforehand: ``like`` has those fields (its duration
     is not read), ``seconds`` and ``entries`` are the sums of the set.
 
@@ -131,8 +131,8 @@ def _weighted(entries: Entries) -> Iterator[tuple[Time, int, int]]:
             yield item, item.duration, 1
 
 
-@dataclasses.dataclass(frozen=True)
-class SummaryRow:
+@dataclasses.dataclass(frozen=True, eq=False)
+class SummaryRow(ByFieldValues):
     """One group: its values in the order of ``by``, the total seconds and the number of entries."""
 
     group: tuple[GroupValue, ...]
@@ -144,8 +144,8 @@ class SummaryRow:
         return datetime.timedelta(seconds=self.seconds)
 
 
-@dataclasses.dataclass(frozen=True)
-class Summary:
+@dataclasses.dataclass(frozen=True, eq=False)
+class Summary(ByFieldValues):
     """Rows sorted by group (``None`` first), and the overall totals of the entries read."""
 
     by: tuple[str, ...]
@@ -205,8 +205,8 @@ def summary_of(
     return Summary(by, rows, total_seconds, entries)
 
 
-@dataclasses.dataclass(frozen=True)
-class NestedRow:
+@dataclasses.dataclass(frozen=True, eq=False)
+class NestedRow(ByFieldValues):
     """One line of a nested report: its depth (0 for the first key), its group so far, and totals."""
 
     depth: int
@@ -239,8 +239,8 @@ def nest(entries: Entries, by: Sequence[str]) -> list[NestedRow]:
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class Pivot:
+@dataclasses.dataclass(frozen=True, eq=False)
+class Pivot(ByFieldValues):
     """Seconds per (row value, column value), with totals per row, per column and overall."""
 
     rows_by: str
