@@ -36,7 +36,7 @@ from pymesync.errors import (
     ValidationError,
     error_from_body,
 )
-from pymesync.models import Activity, Model, Project, ProjectRole, Time, User
+from pymesync.models import Activity, ByFieldValues, Model, Project, ProjectRole, Time, User
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -571,8 +571,8 @@ def _on_revision(
 FULL_READ_TOKEN: Final = "full-read"
 
 
-@dataclasses.dataclass(frozen=True)
-class Changes(Generic[M]):
+@dataclasses.dataclass(frozen=True, eq=False)  # compared by ByFieldValues
+class Changes(ByFieldValues, Generic[M]):
     """What changed in a collection since a token: objects created or changed (as they are now), ids
     (uuid, or username for users) of those deleted, and the token for the next call.
 
@@ -658,8 +658,8 @@ def _changes_by_comparison(session: Session, kind: Kind[M], held: Mapping[str, M
 # Bulk creation
 
 
-@dataclasses.dataclass(frozen=True)
-class BulkResult(Generic[M]):
+@dataclasses.dataclass(frozen=True, eq=False)  # compared by ByFieldValues
+class BulkResult(ByFieldValues, Generic[M]):
     """The outcome of one item of ``create_many``, in input order.
 
     ``recovered`` is True when the create timed out but the entry was then found on the server, so it was

@@ -95,34 +95,6 @@ def _read_slugs(value: object, kind: str, field: str) -> tuple[str, ...]:
     raise _bad(kind, field, "a list of slugs")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ProjectRole:
-    """A user's flags on one project: ``member`` logs time, ``spectator`` sees times, ``manager`` edits."""
-
-    member: bool = False
-    spectator: bool = False
-    manager: bool = False
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ProjectRole:
-        return cls(
-            member=_read_bool(data.get("member"), "project role", "member"),
-            spectator=_read_bool(data.get("spectator"), "project role", "spectator"),
-            manager=_read_bool(data.get("manager"), "project role", "manager"),
-        )
-
-    def to_dict(self) -> dict[str, bool]:
-        return {"member": self.member, "spectator": self.spectator, "manager": self.manager}
-
-
-def _read_users(value: object) -> Mapping[str, ProjectRole]:
-    if value is None:
-        return _NO_EXTRA
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise _bad("project", "users", "a map of roles")
-    return MappingProxyType({str(name): ProjectRole.from_dict(flags) for name, flags in value.items()})
-
-
 class ByFieldValues:
     """``__eq__`` and ``__hash__`` by field values, for frozen dataclasses declared with ``eq=False``.
 
@@ -162,6 +134,34 @@ def _compared(cls: type) -> tuple[Callable[[object], tuple[Any, ...]], Callable[
         hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
         found = _COMPARED[cls] = (_values(compared), _values(hashed))
     return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class ProjectRole(ByFieldValues):
+    """A user's flags on one project: ``member`` logs time, ``spectator`` sees times, ``manager`` edits."""
+
+    member: bool = False
+    spectator: bool = False
+    manager: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProjectRole:
+        return cls(
+            member=_read_bool(data.get("member"), "project role", "member"),
+            spectator=_read_bool(data.get("spectator"), "project role", "spectator"),
+            manager=_read_bool(data.get("manager"), "project role", "manager"),
+        )
+
+    def to_dict(self) -> dict[str, bool]:
+        return {"member": self.member, "spectator": self.spectator, "manager": self.manager}
+
+
+def _read_users(value: object) -> Mapping[str, ProjectRole]:
+    if value is None:
+        return _NO_EXTRA
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise _bad("project", "users", "a map of roles")
+    return MappingProxyType({str(name): ProjectRole.from_dict(flags) for name, flags in value.items()})
 
 
 class Model(ByFieldValues):
