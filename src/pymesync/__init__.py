@@ -29,7 +29,8 @@ from pymesync.errors import (
 )
 
 if TYPE_CHECKING:
-    from pymesync._operations import BulkResult, Changes
+    from pymesync._bulk import BulkResult
+    from pymesync._operations import Changes
     from pymesync.aio import AsyncClient
     from pymesync.client import Client
     from pymesync.legacy import TimeSync
@@ -48,7 +49,7 @@ _LAZY: dict[str, str] = {
     "Activity": "pymesync.models",
     "User": "pymesync.models",
     "ProjectRole": "pymesync.models",
-    "BulkResult": "pymesync._operations",
+    "BulkResult": "pymesync._bulk",
     "Changes": "pymesync._operations",
     "Summary": "pymesync.reports",
 }

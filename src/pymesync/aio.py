@@ -14,10 +14,12 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, M
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pymesync import _bulk
 from pymesync import _operations as ops
 from pymesync._async_transport import AsyncTransport
+from pymesync._bulk import BulkResult
 from pymesync._faces import ClientBase, CollectionState, summary_window
-from pymesync._operations import Blocking, BulkResult, Exchange, M
+from pymesync._operations import Blocking, Exchange, M
 from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
@@ -131,12 +133,12 @@ class AsyncTimeCollection(AsyncCollection[Time]):
         concurrency: int,
     ) -> AsyncIterator[BulkResult[Time]]:
         await self._driver.run(self._session.ready())
-        claims = ops.Claims()
+        claims = _bulk.Claims()
         slots = asyncio.Semaphore(concurrency)
 
         async def one(index: int, item: object) -> BulkResult[Time]:
             async with slots:
-                return await self._driver.run(ops.create_time_once(self._session, index, item, claims))
+                return await self._driver.run(_bulk.create_time_once(self._session, index, item, claims))
 
         pending: collections.deque[asyncio.Task[BulkResult[Time]]] = collections.deque()
         try:
@@ -144,7 +146,7 @@ class AsyncTimeCollection(AsyncCollection[Time]):
             async for item in _aiter_items(items):
                 pending.append(asyncio.create_task(one(index, item)))
                 index += 1
-                if len(pending) >= ops.READ_AHEAD * concurrency:
+                if len(pending) >= _bulk.READ_AHEAD * concurrency:
                     yield await pending.popleft()
             while pending:
                 yield await pending.popleft()

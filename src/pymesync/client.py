@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymesync import _operations as ops
 from pymesync._faces import ClientBase, CollectionState, summary_window
-from pymesync._operations import Blocking, BulkResult, Exchange, M
+from pymesync._operations import Blocking, Exchange, M
 from pymesync._transport import SyncTransport
 from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
 
-if TYPE_CHECKING:  # the thread pool and the reports load when first used: a command line starts faster
-    import concurrent.futures
+if TYPE_CHECKING:  # the thread pool, bulk creation and the reports load when first used: a command line
+    import concurrent.futures  # starts faster
 
+    from pymesync._bulk import BulkResult
     from pymesync.reports import Summary
 
 __all__ = ["Client", "Collection", "TimeCollection"]
@@ -143,15 +144,17 @@ class TimeCollection(Collection[Time]):
         import collections
         import concurrent.futures
 
+        from pymesync import _bulk
+
         self._driver.run(self._session.ready())
-        claims = ops.Claims()
+        claims = _bulk.Claims()
         pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="pymesync-bulk")
         pending: collections.deque[concurrent.futures.Future[BulkResult[Time]]] = collections.deque()
         try:
             for index, item in enumerate(items):
-                exchange = ops.create_time_once(self._session, index, item, claims)
+                exchange = _bulk.create_time_once(self._session, index, item, claims)
                 pending.append(pool.submit(self._driver.run, exchange))
-                if len(pending) >= ops.READ_AHEAD * concurrency:
+                if len(pending) >= _bulk.READ_AHEAD * concurrency:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
