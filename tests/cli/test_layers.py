@@ -43,6 +43,7 @@ NEVER = {
     "keyring",
     "platformdirs",
     "pymesync._async_transport",
+    "pymesync._bulk",
     "pymesync.aio",
     "pymesync.cli._svg",
     "pymesync.legacy",
