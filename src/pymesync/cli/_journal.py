@@ -1,4 +1,5 @@
-"""The undo journal: the last change this command line made, enough to revert it."""
+"""The journal: the last change this command line made (enough to revert it) and the last entry it
+created (what ``last`` names), in one file so that logging an entry writes it once."""
 
 from __future__ import annotations
 
@@ -9,35 +10,37 @@ from pymesync.cli._files import profile_file_part, read_json, state_dir, write_j
 
 
 def _path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return state_dir() / f"undo-{safe}.json"
+    return state_dir() / f"journal-{profile_file_part(profile)}.json"
+
+
+def _read(profile: str) -> dict[str, Any]:
+    found = read_json(_path(profile))
+    return found if isinstance(found, dict) else {}
 
 
 def record(profile: str, action: str, **details: Any) -> None:
-    """``created`` (uuid), ``updated`` (uuid, before: old values of the changed fields), ``deleted``."""
-    write_json(_path(profile), {"action": action, **details})
+    """``created`` (uuid), ``updated`` (uuid, before: old values of the changed fields), ``deleted``.
+
+    A ``created`` entry is also what ``edit last`` and ``rm last`` name from now on."""
+    journal = _read(profile)
+    journal["undo"] = {"action": action, **details}
+    if action == "created" and details.get("uuid"):
+        journal["last_created"] = details["uuid"]
+    write_json(_path(profile), journal)
 
 
 def last(profile: str) -> dict[str, Any] | None:
-    found = read_json(_path(profile))
+    found = _read(profile).get("undo")
     return found if isinstance(found, dict) and "action" in found else None
 
 
 def clear(profile: str) -> None:
-    _path(profile).unlink(missing_ok=True)
-
-
-def _last_created_path(profile: str) -> Path:
-    return _path(profile).with_name(_path(profile).name.replace("undo-", "last-"))
-
-
-def remember_created(profile: str, uuid: str | None) -> None:
-    """What ``edit last`` and ``rm last`` mean: the last entry this command line created."""
-    if uuid:
-        write_json(_last_created_path(profile), {"uuid": uuid})
+    """Forget the change to undo (it was undone); ``last`` still names the last entry created."""
+    journal = _read(profile)
+    if journal.pop("undo", None) is not None:
+        write_json(_path(profile), journal)
 
 
 def last_created(profile: str) -> str | None:
-    found = read_json(_last_created_path(profile))
-    uuid = found.get("uuid") if isinstance(found, dict) else None
+    uuid = _read(profile).get("last_created")
     return uuid if isinstance(uuid, str) else None

@@ -142,7 +142,6 @@ def create_entry(
         _resolve.forget_catalogue(app)
         raise
     _journal.record(app.profile, "created", uuid=created.uuid, summary=describe(created))
-    _journal.remember_created(app.profile, created.uuid)
     return created
 
 

@@ -80,7 +80,7 @@ class Outbox:
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
         path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")  # one flush to disk per change instead of three
-        self._db.execute("PRAGMA synchronous=FULL")  # every change waits for the disk (see remove_sent)
+        self._db.execute("PRAGMA synchronous=FULL")  # changes wait for the disk (see add, remove_sent)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
             " data TEXT NOT NULL, state TEXT NOT NULL, detail TEXT, baseline TEXT, queued_at TEXT NOT NULL)"
@@ -90,12 +90,20 @@ class Outbox:
         self._db.close()
 
     def add(self, kind: str, data: dict[str, Any]) -> int:
+        """Queue a change, without waiting for the disk: it either goes out at once, after :meth:`mark`
+        recorded the sending (which waits, and the log reaches the disk in order, this change with it),
+        or stays queued, and :meth:`keep` makes it last before the command says so."""
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        cursor = self._db.execute(
-            "INSERT INTO items (kind, data, state, queued_at) VALUES (?, ?, ?, ?)",
-            (kind, json.dumps(data), QUEUED, now),
-        )
+        with self._unsynced():
+            cursor = self._db.execute(
+                "INSERT INTO items (kind, data, state, queued_at) VALUES (?, ?, ?, ?)",
+                (kind, json.dumps(data), QUEUED, now),
+            )
         return int(cursor.lastrowid or 0)
+
+    def keep(self, item_id: int) -> None:
+        """Make a queued change last: a commit that waits for the disk, with every earlier one."""
+        self._db.execute("UPDATE items SET state = state WHERE id = ?", (item_id,))
 
     def items(self, *states: str) -> list[Item]:
         marks = ",".join("?" * len(states))
@@ -131,9 +139,15 @@ class Outbox:
         would leave the item as it was before it was sent ('sending' with its baseline, or an edit at its
         old revision), which the next sending recognises as applied and drops. Closing the outbox (or the
         next change) writes it through anyway; ``log`` waits for the disk once less."""
+        with self._unsynced():
+            self.remove(item_id)
+
+    @contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """Commits that do not wait for the disk (see :meth:`add` and :meth:`remove_sent`)."""
         self._db.execute("PRAGMA synchronous=OFF")
         try:
-            self.remove(item_id)
+            yield
         finally:
             self._db.execute("PRAGMA synchronous=FULL")
 
@@ -314,6 +328,7 @@ def send_now(app: App, kind: str, data: dict[str, Any], what: str) -> Time:
         item_id = outbox.add(kind, data)
         result = _flush(app, outbox, current=item_id)
     except TransportError:
+        outbox.keep(item_id)
         raise Queued(what) from None
     finally:
         outbox.close()
