@@ -76,19 +76,6 @@ _ACTIVITY_SLUGS = (
         activities.c.slug.is_not(None),
     )
 )
-_ACTIVITY_SLUGS_IN_RANGE = storage.Read(
-    sa.select(timesactivities.c.time, activities.c.slug)
-    .join(_referenced, _referenced.c.id == timesactivities.c.activity)
-    .join(
-        activities,
-        sa.and_(activities.c.uuid == _referenced.c.uuid, activities.c.newest.is_(True)),
-    )
-    .where(
-        timesactivities.c.time >= sa.bindparam("low"),
-        timesactivities.c.time <= sa.bindparam("high"),
-        activities.c.slug.is_not(None),
-    )
-)
 #: The columns a list shows, in the order :func:`encode_items` unpacks them.
 _LISTED = (
     times.c.id,
@@ -109,20 +96,68 @@ _LISTED = (
 def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int, list[str]]:
     """The current slugs of each time revision's activities, sorted."""
     found: dict[int, list[str]] = {}
-    if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
-        # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
-        wanted = set(time_ids)
-        rows = _ACTIVITY_SLUGS_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
-        for time_id, slug in rows:
-            if time_id in wanted:
-                found.setdefault(time_id, []).append(slug)
-    else:
-        for batch in queries.batches(time_ids):
-            for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
-                found.setdefault(time_id, []).append(slug)
+    for batch in queries.batches(time_ids):
+        for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
+            found.setdefault(time_id, []).append(slug)
     for slugs in found.values():
         slugs.sort()
     return found
+
+
+#: The activity rows (revision ids) of the times with ids in a range: a dense page of a list.
+_ACTIVITIES_IN_RANGE = storage.Read(
+    sa.select(timesactivities.c.time, timesactivities.c.activity).where(
+        timesactivities.c.time >= sa.bindparam("low"), timesactivities.c.time <= sa.bindparam("high")
+    )
+)
+_ACTIVITIES_OF_TIMES = sa.select(timesactivities.c.time, timesactivities.c.activity).where(
+    timesactivities.c.time.in_(sa.bindparam("ids", expanding=True))
+)
+#: The current slug of the activity each of these revision rows belongs to.
+_CURRENT_SLUGS = (
+    sa.select(_referenced.c.id, activities.c.slug)
+    .join(activities, sa.and_(activities.c.uuid == _referenced.c.uuid, activities.c.newest.is_(True)))
+    .where(_referenced.c.id.in_(sa.bindparam("ids", expanding=True)), activities.c.slug.is_not(None))
+)
+
+
+class _ActivityLists(NamedTuple):
+    """The JSON of each time's activities: ``several.get(id) or by_row[one.get(id)]``."""
+
+    one: dict[int, int]  # time id -> its activity row id (its last one, when it has several)
+    by_row: dict[int | None, str]  # activity row id -> JSON of its current slugs; None -> "[]"
+    several: dict[int, str]  # time id -> JSON of its activities, for times with several
+
+
+def _activity_lists(connection: Connection, time_ids: Sequence[int]) -> _ActivityLists:
+    """The activities of a page of times, read as (time, activity row) pairs: an activity's
+    current slug is read once per page, not joined to each time."""
+    if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
+        # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
+        pairs = _ACTIVITIES_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
+    else:
+        pairs = []
+        for batch in queries.batches(time_ids):
+            pairs.extend(tuple(pair) for pair in connection.execute(_ACTIVITIES_OF_TIMES, {"ids": batch}))
+    one = dict(pairs)
+    rows = set(one.values()) if len(one) == len(pairs) else {row for _, row in pairs}
+    slugs_of: dict[int, list[str]] = {}
+    for batch in queries.batches(sorted(rows)):
+        for row_id, slug in connection.execute(_CURRENT_SLUGS, {"ids": batch}):
+            slugs_of.setdefault(row_id, []).append(slug)
+    by_row: dict[int | None, str] = {row: _encode_value(sorted(slugs_of.get(row, []))) for row in rows}
+    by_row[None] = "[]"
+    several: dict[int, str] = {}
+    if len(one) < len(pairs):
+        grouped: dict[int, list[int]] = {}
+        for time_id, row in pairs:
+            grouped.setdefault(time_id, []).append(row)
+        several = {
+            time_id: _encode_value(sorted(slug for row in rows_ for slug in slugs_of.get(row, [])))
+            for time_id, rows_ in grouped.items()
+            if len(rows_) > 1
+        }
+    return _ActivityLists(one, by_row, several)
 
 
 def render_many(
@@ -204,24 +239,33 @@ def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str
     if not rows:
         return ""
     project_slugs = queries.project_slugs(connection, {str(row[3]) for row in rows})
-    time_activities = _activity_slugs(connection, [row[0] for row in rows])
+    one, by_row, several = _activity_lists(connection, [row[0] for row in rows])
+    one_get, several_get = one.get, several.get
     encoded: dict[object, str] = {None: "null"}  # usernames and project uuids
     days = _DAYS
-    activity_lists: dict[tuple[str, ...], str] = {(): "[]"}
     parts: list[str] = []
     append = parts.append
-    for time_id, duration, username, project, notes, issue_uri, worked, uuid, revision, *stamps in rows:
+    for (
+        time_id,
+        duration,
+        username,
+        project,
+        notes,
+        issue_uri,
+        worked,
+        uuid,
+        revision,
+        created,
+        updated,
+        deleted,
+    ) in rows:
         user_json = encoded.get(username)
         if user_json is None:
             user_json = encoded[username] = _encode_value(username)
         project_json = encoded.get(project)
         if project_json is None:
             project_json = encoded[project] = _encode_value(project_slugs.get(str(project), []))
-        slugs = tuple(time_activities.get(time_id, ()))
-        activities_json = activity_lists.get(slugs)
-        if activities_json is None:
-            activities_json = activity_lists[slugs] = _encode_value(list(slugs))
-        created, updated, deleted = stamps
+        activities_json = several_get(time_id) or by_row[one_get(time_id)]
         worked_json = days.get(worked) or _day(worked)
         created_json = days.get(created) or _day(created)
         updated_json = days.get(updated) or _day(updated)
