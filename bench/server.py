@@ -468,6 +468,8 @@ class Table:
     def share(self, scenario: str, tree: str) -> float | None:
         """The median over the rounds of the rate as a share of the floor's in the same round."""
         rates, floors = self.rates.get((scenario, tree), []), self.rates.get((FLOOR, tree), [])
+        if not floors:  # the floor was not among the chosen --endpoints
+            return None
         shares = [rate / bare for rate, bare in zip(rates, floors, strict=True) if bare]
         return statistics.median(shares) if shares else None
 

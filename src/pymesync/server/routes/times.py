@@ -560,13 +560,14 @@ def _hold_references(connection: Connection, project: str | None, activity_slugs
 
 def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
     """Current row ids of these (held) activities; 409 when any slug is unknown."""
-    found = queries.current_activities(connection, slugs)
-    if len(found) != len(set(slugs)):
+    wanted = set(slugs)
+    found = queries.current_activity_ids(connection, wanted)
+    if len(found) != len(wanted):
         raise errors.invalid_foreign_key(KIND, "activities")
-    return sorted({row.id for row in found.values()})
+    return sorted(set(found.values()))
 
 
-def _default_activity_ids(connection: Connection, project: Row[Any]) -> list[int]:
+def _default_activity_ids(connection: Connection, project: Any) -> list[int]:
     """The project's default activity, read under the project's held slug: whoever deletes the
     activity or changes the default holds that slug exclusively (see ``hold_slugs``)."""
     if project.default_activity is not None:
@@ -584,24 +585,37 @@ def _require_member(connection: Connection, caller: auth.Caller, project_uuid: s
         raise errors.not_authorized(caller.username, f"create time entries for project {slug}.")
 
 
-def _project(connection: Connection, slug: str) -> Row[Any]:
-    """The current project with this (held) slug; 409 when there is none."""
-    project = queries.project_by_slug(connection, slug) if validation.is_slug(slug) else None
+def _project(connection: Connection, slug: str) -> Any:
+    """The current project with this (held) slug (see :func:`queries.project_read_by_slug`);
+    409 when there is none."""
+    project = queries.project_read_by_slug(connection, slug) if validation.is_slug(slug) else None
     if project is None or project.deleted_at is not None:
         raise errors.invalid_foreign_key(KIND, "project")
     return project
 
 
-#: Built once: building a statement with its values costs more than running it.
-_INSERT_TIME = sa.insert(times)
-_INSERT_ACTIVITY = sa.insert(timesactivities)
+_INSERT_TIME = storage.Insert(
+    times,
+    (
+        "duration",
+        "user",
+        "project",
+        "notes",
+        "issue_uri",
+        "date_worked",
+        "created_at",
+        "uuid",
+        "revision",
+        "newest",
+    ),
+)
+_INSERT_ACTIVITY = storage.Insert(timesactivities, ("time", "activity"))
 
 
 def _write_activities(connection: Connection, time_id: int, activity_ids: list[int]) -> None:
     if activity_ids:
-        connection.execute(
-            _INSERT_ACTIVITY,
-            [{"time": time_id, "activity": activity_id} for activity_id in activity_ids],
+        _INSERT_ACTIVITY.many(
+            connection, [{"time": time_id, "activity": activity} for activity in activity_ids]
         )
 
 
@@ -623,21 +637,18 @@ def create_time(context: Context) -> Response:
         _require_member(connection, caller, str(project.uuid), fields["project"])
         created = storage.now_ms()
         uuid = queries.new_uuid()
-        time_id = queries.insert_id(
+        time_id = _INSERT_TIME.one(
             connection,
-            _INSERT_TIME,
-            {
-                "duration": int(fields["duration"]),
-                "user": caller.id,
-                "project": str(project.uuid),
-                "notes": fields.get("notes"),
-                "issue_uri": fields.get("issue_uri"),
-                "date_worked": date_worked,
-                "created_at": created,
-                "uuid": uuid,
-                "revision": 1,
-                "newest": True,
-            },
+            duration=int(fields["duration"]),
+            user=caller.id,
+            project=str(project.uuid),
+            notes=fields.get("notes"),
+            issue_uri=fields.get("issue_uri"),
+            date_worked=date_worked,
+            created_at=created,
+            uuid=uuid,
+            revision=1,
+            newest=True,
         )
         _write_activities(connection, time_id, activity_ids)
     return json_response(
