@@ -76,16 +76,17 @@ _ACTIVITY_SLUGS = (
         activities.c.slug.is_not(None),
     )
 )
-#: The columns a list shows, in the order :func:`encode_items` unpacks them.
+#: The columns a list shows, in the order :func:`encode_items` unpacks them. Uuids are read as
+#: text: PostgreSQL's driver makes ``uuid.UUID`` objects, whose ``str()`` and hash are Python code.
 _LISTED = (
     times.c.id,
     times.c.duration,
     users.c.username,
-    times.c.project,
+    sa.cast(times.c.project, sa.Text),
     times.c.notes,
     times.c.issue_uri,
     times.c.date_worked,
-    times.c.uuid,
+    sa.cast(times.c.uuid, sa.Text),
     times.c.revision,
     times.c.created_at,
     times.c.updated_at,
@@ -238,7 +239,7 @@ def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str
     """
     if not rows:
         return ""
-    project_slugs = queries.project_slugs(connection, {str(row[3]) for row in rows})
+    project_slugs = queries.project_slugs(connection, {row[3] for row in rows})
     one, by_row, several = _activity_lists(connection, [row[0] for row in rows])
     one_get, several_get = one.get, several.get
     encoded: dict[object, str] = {None: "null"}  # usernames and project uuids
@@ -264,7 +265,7 @@ def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str
             user_json = encoded[username] = _encode_value(username)
         project_json = encoded.get(project)
         if project_json is None:
-            project_json = encoded[project] = _encode_value(project_slugs.get(str(project), []))
+            project_json = encoded[project] = _encode_value(project_slugs.get(project, []))
         activities_json = several_get(time_id) or by_row[one_get(time_id)]
         worked_json = days.get(worked) or _day(worked)
         created_json = days.get(created) or _day(created)
@@ -275,7 +276,7 @@ def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str
             f'"user":{user_json},"project":{project_json},"activities":{activities_json},'
             f'"notes":{_encode_text(notes) if type(notes) is str else _encode_value(notes)},'
             f'"issue_uri":{_encode_text(issue_uri) if type(issue_uri) is str else _encode_value(issue_uri)},'
-            f'"date_worked":{worked_json},"uuid":{_encode_text(str(uuid))},'
+            f'"date_worked":{worked_json},"uuid":{_encode_text(uuid)},'
             f'"revision":{revision if type(revision) is int and revision else _encode_value(revision or 1)},'
             f'"created_at":{created_json},"updated_at":{updated_json},"deleted_at":{deleted_json}}}'
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import uuid as uuid_module
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,13 @@ from hypothesis import strategies as st
 
 from pymesync.server import auth, schema, storage
 from pymesync.server.routes import times as times_route
+
+from .conftest import BACKENDS, fresh_database
+
+
+def _uuid(kind: int, number: int) -> str:
+    return str(uuid_module.UUID(int=kind << 64 | number))
+
 
 ADMIN = auth.Caller(id=1, username="admin", site_admin=True, site_manager=True, site_spectator=True)
 DAY_MS = 86_400_000
@@ -45,22 +53,22 @@ times_strategy = st.lists(
 )
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[sa.Engine]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
     """A database with two users (one with a name to escape), two projects (one with two slugs),
     and activities whose rows include a renamed one and a deleted one."""
-    with tempfile.TemporaryDirectory() as directory:
-        engine = storage.create_engine(f"sqlite:///{directory}/list.db")
+    with tempfile.TemporaryDirectory() as directory, fresh_database(request.param) as url:
+        engine = storage.create_engine(url or f"sqlite:///{directory}/list.db")
         storage.create_schema(engine)
         with storage.transaction(engine, write=True) as connection:
             storage.insert_user(connection, "admin", "pw", site_admin=True, bcrypt_rounds=4)
             storage.insert_user(connection, 'd\u00e9v"\\\u2028', "pw", bcrypt_rounds=4)
             activities = schema.activities
             rows = [
-                ("dev", "uuid-a", 1, False),  # renamed below: old times show its current slug
-                ("z\u00fcrich", "uuid-a", 2, True),
-                ("docs", "uuid-b", 1, True),
-                ("ops", "uuid-c", 1, True),
+                ("dev", _uuid(1, 1), 1, False),  # renamed below: old times show its current slug
+                ("z\u00fcrich", _uuid(1, 1), 2, True),
+                ("docs", _uuid(1, 2), 1, True),
+                ("ops", _uuid(1, 3), 1, True),
             ]
             for slug, uuid, revision, newest in rows:
                 connection.execute(
@@ -69,14 +77,12 @@ def engine() -> Iterator[sa.Engine]:
                     )
                 )
             gone = sa.insert(activities).values(
-                name="gone", slug=None, uuid="uuid-d", newest=True, created_at=0
+                name="gone", slug=None, uuid=_uuid(1, 4), newest=True, created_at=0
             )
             connection.execute(gone)
             for number, slugs in enumerate((["b-proj", "a-proj"], ["solo"])):
                 project_id = connection.execute(
-                    sa.insert(schema.projects).values(
-                        name=f"p{number}", uuid=f"project-{number}", created_at=0
-                    )
+                    sa.insert(schema.projects).values(name=f"p{number}", uuid=_uuid(2, number), created_at=0)
                 ).inserted_primary_key[0]
                 for slug in slugs:
                     connection.execute(sa.insert(schema.projectslugs).values(name=slug, project=project_id))
@@ -91,7 +97,7 @@ def _store(engine: sa.Engine, entries: list[dict[str, Any]]) -> None:
         connection.execute(sa.delete(schema.times))
         for number, entry in enumerate(entries):
             values = {name: value for name, value in entry.items() if name != "activities"}
-            values.update(project=f"project-{entry['project']}", uuid=f"uuid-{number}", newest=True)
+            values.update(project=_uuid(2, entry["project"]), uuid=_uuid(3, number), newest=True)
             time_id = connection.execute(sa.insert(schema.times).values(values)).inserted_primary_key[0]
             for activity in entry["activities"]:
                 connection.execute(
