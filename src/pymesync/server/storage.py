@@ -148,9 +148,6 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-#: Writes one process makes in a row while its own writers queue, before the file lock goes to the
-#: writers of other processes: handing it over at every write cost more than it saved.
-_WRITERS_RUN = 16
 #: Per SQLite engine, the queue its writers wait in (see :func:`_one_writer`).
 _sqlite_writers: weakref.WeakKeyDictionary[Engine, _Writers] = weakref.WeakKeyDictionary()
 
@@ -183,25 +180,14 @@ class _Writers:
         self._lock_path = lock_path
         self._file: int | None = None
         self._depth = 0  # writes of the holding thread, nested
-        self._counts = threading.Lock()
-        self._waiting = 0  # threads of this process waiting for :attr:`threads`
-        self._file_held = False
-        self._run = 0  # writes of this process since it took the file lock
 
     def acquire(self) -> None:
-        with self._counts:
-            self._waiting += 1
-        acquired = self.threads.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        with self._counts:
-            self._waiting -= 1
-        if not acquired:
-            self._drop_idle_file_lock()
+        if not self.threads.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise sa.exc.TimeoutError("another thread kept writing for the whole busy timeout")
         self._depth += 1
-        if self._depth == 1 and self._lock_path is not None and not self._file_held:
+        if self._depth == 1 and self._lock_path is not None:
             try:
-                self._file_held = self._lock_file(self._lock_path)
-                self._run = 0
+                self._lock_file(self._lock_path)
             except BaseException:
                 self._depth -= 1
                 self.threads.release()
@@ -209,44 +195,24 @@ class _Writers:
 
     def release(self) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._file_held:
-            self._run += 1
-            with self._counts:
-                keep = self._waiting > 0 and self._run < _WRITERS_RUN
-            if not keep:
-                self._unlock_file()
+        if self._depth == 0 and self._file is not None and sys.platform != "win32":
+            fcntl.flock(self._file, fcntl.LOCK_UN)
         self.threads.release()
 
-    def _drop_idle_file_lock(self) -> None:
-        """Unlock the file if it was kept for a thread that gave up waiting."""
-        if self.threads.acquire(blocking=False):
-            try:
-                if self._depth == 0 and self._file_held:
-                    self._unlock_file()
-            finally:
-                self.threads.release()
-
-    def _unlock_file(self) -> None:
-        self._file_held = False
-        if self._file is not None and sys.platform != "win32":
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-
-    def _lock_file(self, path: str) -> bool:
-        """Wait for the other processes' writers; False when there is no lock file. Only one
-        thread of this process waits here (the others wait on :attr:`threads`, within the busy
-        timeout): a process that stops while writing keeps the lock as it keeps SQLite's, and a
-        process that dies releases both."""
+    def _lock_file(self, path: str) -> None:
+        """Wait for the other processes' writers. Only one thread of this process waits here (the
+        others wait on :attr:`threads`, within the busy timeout): a process that stops while
+        writing keeps the lock as it keeps SQLite's, and a process that dies releases both."""
         if sys.platform == "win32":
-            return False
+            return
         if self._file is None:
             try:
                 self._file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             except OSError:
                 self._lock_path = None
-                return False
+                return
             weakref.finalize(self, os.close, self._file)
         fcntl.flock(self._file, fcntl.LOCK_EX)
-        return True
 
 
 @contextmanager
