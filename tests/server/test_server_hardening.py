@@ -82,7 +82,7 @@ def _stored_secret(url: str) -> str | None:
 
 
 def test_database_files_are_private_to_the_server_account(tmp_path: Path) -> None:
-    """The default data directory is 0700 and the database, with its -wal, -shm and -writers, 0600: after
+    """The default data directory is 0700 and the database, with its -wal and -shm, 0600: after
     ``init``, after the first write, and after a restart (SQLite recreates -wal and -shm)."""
     env = _environment(XDG_DATA_HOME=str(tmp_path / "data"))
     _init(env)
@@ -94,12 +94,7 @@ def test_database_files_are_private_to_the_server_account(tmp_path: Path) -> Non
             created = api.post("/activities", {"name": run, "slug": run}, api.token("admin", ADMIN_PASSWORD))
             assert created.status == 200, created.json
             modes = {path.name: _mode(path) for path in directory.iterdir()}
-            assert modes == {
-                "timesync.db": 0o600,
-                "timesync.db-wal": 0o600,
-                "timesync.db-shm": 0o600,
-                "timesync.db-writers": 0o600,
-            }
+            assert modes == {"timesync.db": 0o600, "timesync.db-wal": 0o600, "timesync.db-shm": 0o600}
     assert _mode(database) == 0o600
 
 

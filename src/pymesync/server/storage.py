@@ -14,7 +14,6 @@ import hashlib
 import os
 import secrets
 import sqlite3
-import sys
 import threading
 import time
 import weakref
@@ -30,9 +29,6 @@ from sqlalchemy.schema import CreateIndex
 
 from pymesync.server import auth, changelog, schema
 from pymesync.server.errors import ConfigError
-
-if sys.platform != "win32":
-    import fcntl
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -101,7 +97,7 @@ def _sqlite_engine(url: str) -> Engine:
         hide_parameters=True,
     )
     sa.event.listen(engine, "do_connect", _connect_privately)
-    _sqlite_writers[engine] = _Writers(_writers_lock_path(engine.url.database))
+    _sqlite_writers[engine] = threading.RLock()  # a write opened inside a write waits for SQLite, as before
     _watch_writability(engine)
 
     @sa.event.listens_for(engine, "connect")
@@ -148,86 +144,29 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-#: Per SQLite engine, the queue its writers wait in (see :func:`_one_writer`).
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, _Writers] = weakref.WeakKeyDictionary()
-
-
-def _writers_lock_path(database: str | None) -> str | None:
-    """The file beside a SQLite database whose lock queues the writers of every server process on
-    it; None for databases that are no file (in memory) or are named by a ``file:`` URI, and on
-    Windows (no ``flock``)."""
-    if sys.platform == "win32" or not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return f"{database}-writers"
-
-
-class _Writers:
-    """The queue of a SQLite database's writers: the threads of this process on a lock, then one
-    process at a time on a kernel lock (``flock``) of a file beside the database.
-
-    SQLite lets one transaction write at a time and makes the others poll: a writer that finds
-    the database locked sleeps 1, 2, 5, 10 ms... before trying again, so writers that meet each
-    other lose milliseconds each time. Queued here, the next one starts the moment the previous
-    one ends, in this process or in another worker. Only our servers take the file lock: another
-    program on the database (the reference server, the ``sqlite3`` shell) meets SQLite's own
-    locking, which alone keeps writes correct. The kernel drops the lock of a process that dies.
-    A database whose lock file cannot be opened (a read-only directory) goes without.
-    """
-
-    def __init__(self, lock_path: str | None) -> None:
-        # reentrant: a write opened inside a write waits for SQLite, as before
-        self.threads = threading.RLock()
-        self._lock_path = lock_path
-        self._file: int | None = None
-        self._depth = 0  # writes of the holding thread, nested
-
-    def acquire(self) -> None:
-        if not self.threads.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise sa.exc.TimeoutError("another thread kept writing for the whole busy timeout")
-        self._depth += 1
-        if self._depth == 1 and self._lock_path is not None:
-            try:
-                self._lock_file(self._lock_path)
-            except BaseException:
-                self._depth -= 1
-                self.threads.release()
-                raise
-
-    def release(self) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._file is not None and sys.platform != "win32":
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-        self.threads.release()
-
-    def _lock_file(self, path: str) -> None:
-        """Wait for the other processes' writers. Only one thread of this process waits here (the
-        others wait on :attr:`threads`, within the busy timeout): a process that stops while
-        writing keeps the lock as it keeps SQLite's, and a process that dies releases both."""
-        if sys.platform == "win32":
-            return
-        if self._file is None:
-            try:
-                self._file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError:
-                self._lock_path = None
-                return
-            weakref.finalize(self, os.close, self._file)
-        fcntl.flock(self._file, fcntl.LOCK_EX)
+#: Per SQLite engine, the lock its writing threads queue on (see :func:`_one_writer`).
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
 def _one_writer(engine: Engine) -> Iterator[None]:
-    """Queue a SQLite write behind the writes of this and the other server processes (see
-    :class:`_Writers`)."""
-    writers = _sqlite_writers.get(engine)
-    if writers is None:
+    """Let one thread of this process at a time start a SQLite write.
+
+    SQLite lets one transaction write at a time and makes the others poll: a writer that finds
+    the database locked sleeps 1, 2, 5, 10 ms... before trying again, so writers of one process
+    that meet each other lose milliseconds each time. Queued on a lock here, the next one starts
+    the moment the previous one ends. Waiting is bounded by the busy timeout, as SQLite's is.
+    """
+    writer = _sqlite_writers.get(engine)
+    if writer is None:
         yield
         return
-    writers.acquire()
+    if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise sa.exc.TimeoutError("another thread kept writing for the whole busy timeout")
     try:
         yield
     finally:
-        writers.release()
+        writer.release()
 
 
 @contextmanager
