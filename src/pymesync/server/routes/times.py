@@ -122,6 +122,10 @@ _CURRENT_SLUGS = (
 )
 
 
+#: Pages of at most this many times read their activities with one joined query.
+_FEW_TIMES = 100
+
+
 class _ActivityLists(NamedTuple):
     """The JSON of each time's activities: ``several.get(id) or by_row[one.get(id)]``."""
 
@@ -132,8 +136,12 @@ class _ActivityLists(NamedTuple):
 
 def _activity_lists(connection: Connection, time_ids: Sequence[int]) -> _ActivityLists:
     """The activities of a page of times, read as (time, activity row) pairs: an activity's
-    current slug is read once per page, not joined to each time."""
-    if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
+    current slug is read once per page, not joined to each time. A few times (a filtered list)
+    take one query, joined: the second query would cost more than the joins."""
+    if len(time_ids) <= _FEW_TIMES:
+        found = _activity_slugs(connection, time_ids)
+        return _ActivityLists({}, {None: "[]"}, {time: _encode_value(slugs) for time, slugs in found.items()})
+    if max(time_ids) - min(time_ids) < 2 * len(time_ids):
         # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
         pairs = _ACTIVITIES_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
     else:
