@@ -468,6 +468,8 @@ class Table:
     def share(self, scenario: str, tree: str) -> float | None:
         """The median over the rounds of the rate as a share of the floor's in the same round."""
         rates, floors = self.rates.get((scenario, tree), []), self.rates.get((FLOOR, tree), [])
+        if not floors:  # the floor was not among the chosen --endpoints
+            return None
         shares = [rate / bare for rate, bare in zip(rates, floors, strict=True) if bare]
         return statistics.median(shares) if shares else None
 
@@ -527,6 +529,7 @@ class ListCost:
     stored: int
     tree: str
     p50: float  # seconds per full list, one client
+    cpu: float  # seconds of the server processes' CPU per full list
     rss_before: float  # MiB
     rss_growth: float  # MiB, peak minus before, while one client lists again and again
     rss_growth_slow: float  # MiB, with one slow reader
@@ -540,13 +543,15 @@ def list_cost(backend: str, url: str, tree: Tree, stored: int, args: argparse.Na
         size = len(call(server.port, "GET", path))  # warm: statement caches, first pages
         before = worker_rss_kib(server.process.pid)
         with RssPeak(server.process.pid) as fast:
+            used = cpu_seconds(server.process.pid)
             run = wrk(server.port, path, args, connections=1, duration=max(args.duration, 3))
+            used = cpu_seconds(server.process.pid) - used
         with RssPeak(server.process.pid) as slow:
             slow_read(server.port, path)
     finally:
         server.stop()
-    return ListCost(backend, stored, tree.name, run.p50, before / 1024, (fast.peak - before) / 1024,
-                    (slow.peak - before) / 1024, size / 2**20)  # fmt: skip
+    return ListCost(backend, stored, tree.name, run.p50, used / max(run.requests, 1), before / 1024,
+                    (fast.peak - before) / 1024, (slow.peak - before) / 1024, size / 2**20)  # fmt: skip
 
 
 def _ratio(after: float | None, before: float | None) -> str:
@@ -643,12 +648,18 @@ def main() -> int:
         report(backend, tables[backend], trees)
         report_cpu(backend, tables[backend], trees)
     if costs:
-        print("\nthe full GET /times, one connection: median latency, per entry, workers' RSS")
-        print(f"  {'backend':<11}{'stored':>8} {'tree':<8}{'p50 ms':>9}{'us/entry':>10}{'RSS MiB':>9}"
+        print(
+            "\nthe full GET /times, one connection: median latency and server CPU, per list and per entry,"
+            " workers' RSS"
+        )
+        print(f"  {'backend':<11}{'stored':>8} {'tree':<8}{'p50 ms':>9}{'us/entry':>10}{'CPU ms':>9}"
+              f"{'CPU us/entry':>13}{'RSS MiB':>9}"
               f"{'+MiB fast':>11}{'+MiB slow':>11}{'JSON MiB':>10}")  # fmt: skip
         for cost in costs:
             print(f"  {cost.backend:<11}{cost.stored:>8} {cost.tree:<8}{cost.p50 * 1000:>9.1f}"
-                  f"{cost.p50 / cost.stored * 1e6:>10.2f}{cost.rss_before:>9.1f}{cost.rss_growth:>+11.1f}"
+                  f"{cost.p50 / cost.stored * 1e6:>10.2f}{cost.cpu * 1000:>9.1f}"
+                  f"{cost.cpu / cost.stored * 1e6:>13.2f}"
+                  f"{cost.rss_before:>9.1f}{cost.rss_growth:>+11.1f}"
                   f"{cost.rss_growth_slow:>+11.1f}{cost.megabytes:>10.1f}")  # fmt: skip
     return 0
 

@@ -58,6 +58,8 @@ _PROJECT_BY_SLUG = (
     .order_by(projects.c.id.desc())
     .limit(1)
 )
+#: The same, read on the driver's cursor, for writers that only read the row.
+_PROJECT_BY_SLUG_READ = storage.Read(_PROJECT_BY_SLUG)
 _PROJECTS_FOR_SLUGS = (
     sa.select(projects.c.uuid)
     .join(projectslugs, projectslugs.c.project == projects.c.id)
@@ -78,6 +80,14 @@ _CURRENT_ACTIVITIES = sa.select(activities).where(
     activities.c.slug.in_(sa.bindparam("slugs", expanding=True)),
     activities.c.newest.is_(True),
     activities.c.deleted_at.is_(None),
+)
+#: The current activity rows with one slug, in the order :data:`_CURRENT_ACTIVITIES` reads them.
+_CURRENT_ACTIVITY_IDS = storage.Read(
+    sa.select(activities.c.id).where(
+        activities.c.slug == sa.bindparam("slug"),
+        activities.c.newest.is_(True),
+        activities.c.deleted_at.is_(None),
+    )
 )
 _PROJECT_ROLE = storage.Read(
     sa.select(userroles.c.member, userroles.c.spectator, userroles.c.manager)
@@ -107,6 +117,14 @@ def project_by_slug(connection: Connection, slug: str) -> Row[Any] | None:
     if not validation.is_storable(slug):
         return None
     return connection.execute(_PROJECT_BY_SLUG, {"slug": slug}).first()
+
+
+def project_read_by_slug(connection: Connection, slug: str) -> Any | None:
+    """What :func:`project_by_slug` finds, as a named tuple of the driver's values (see
+    :class:`storage.Read`), for writers that read the project without revising it."""
+    if not validation.is_storable(slug):
+        return None
+    return _PROJECT_BY_SLUG_READ.first(connection, slug=slug)
 
 
 def project_uuids_for_slugs(connection: Connection, slugs: Iterable[str]) -> set[str]:
@@ -165,6 +183,16 @@ def current_activities(connection: Connection, slugs: Iterable[str]) -> dict[str
     for batch in batches(wanted):
         found.update({row.slug: row for row in connection.execute(_CURRENT_ACTIVITIES, {"slugs": batch})})
     return found
+
+
+def current_activity_ids(connection: Connection, slugs: Collection[str]) -> dict[str, int]:
+    """The row id of the current activity with each of these slugs that has one (the ids
+    :func:`current_activities` gives; one slug, the usual case, is read on the driver's cursor)."""
+    if len(slugs) == 1:
+        [slug] = slugs
+        rows = _CURRENT_ACTIVITY_IDS.tuples(connection, slug=slug) if validation.is_storable(slug) else []
+        return {slug: rows[-1][0]} if rows else {}
+    return {slug: row.id for slug, row in current_activities(connection, slugs).items()}
 
 
 def project_role(connection: Connection, user_id: int, project_uuid: str) -> Mapping[str, bool] | None:

@@ -238,6 +238,65 @@ class Read:
         return rows[0] if rows else None
 
 
+class Insert:
+    """An INSERT of one row into ``table`` (of the ``columns`` given), compiled once per dialect
+    and run straight on the DBAPI cursor, as :class:`Read` runs SELECTs: SQLAlchemy's execution
+    machinery cost more than the insert of a small row. Values go to the driver as given (no
+    type processing): plain ints, strings, booleans and None. Errors are SQLAlchemy's, without the
+    parameters, and an unwritable database is noted as :func:`_watch_writability` notes it.
+    """
+
+    def __init__(self, table: sa.Table, columns: tuple[str, ...]) -> None:
+        self._statement = sa.insert(table)
+        self._columns = list(columns)
+        self._id = table.c.id
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _compile(self, dialect: sa.Dialect, returning: bool) -> tuple[str, tuple[str, ...] | None]:
+        statement = self._statement.returning(self._id) if returning else self._statement
+        compiled = statement.compile(dialect=dialect, column_keys=self._columns)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        found = self._compiled[f"{dialect.name}:{returning}"] = (str(compiled), order)
+        return found
+
+    def one(self, connection: Connection, **values: Any) -> int:
+        """Insert a row; returns the id the database gave it."""
+        new_id = self._run(connection, [values], want_id=True)
+        if new_id is None:
+            raise RuntimeError("the database returned no id for the new row")
+        return new_id
+
+    def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        self._run(connection, rows, want_id=False)
+
+    def _run(self, connection: Connection, rows: list[dict[str, Any]], *, want_id: bool) -> int | None:
+        dialect = connection.dialect
+        # SQLite tells the new id without RETURNING (which it has only since 3.35)
+        returning = want_id and dialect.name == "postgresql"
+        sql, order = self._compiled.get(f"{dialect.name}:{returning}") or self._compile(dialect, returning)
+        params: list[Any] = [row if order is None else tuple(row[name] for name in order) for row in rows]
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if len(params) == 1:
+                cursor.execute(sql, params[0])
+            else:
+                cursor.executemany(sql, params)
+            if not want_id:
+                return None
+            if not returning:
+                return cursor.lastrowid
+            inserted = cursor.fetchone()
+            return None if inserted is None else int(inserted[0])
+        except dialect.loaded_dbapi.Error as exc:
+            if _is_unwritable_dbapi_error(exc):
+                _unwritable_engines.add(connection.engine)
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+            ) from exc
+        finally:
+            cursor.close()
+
+
 def driver_rows(connection: Connection, statement: sa.Select[Any]) -> list[tuple[Any, ...]]:
     """Run ``statement`` and return the driver's rows: plain tuples of the driver's values, as
     :class:`Read` gives them, without SQLAlchemy's row objects and per-value processing (a

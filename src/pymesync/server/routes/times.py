@@ -76,29 +76,17 @@ _ACTIVITY_SLUGS = (
         activities.c.slug.is_not(None),
     )
 )
-_ACTIVITY_SLUGS_IN_RANGE = storage.Read(
-    sa.select(timesactivities.c.time, activities.c.slug)
-    .join(_referenced, _referenced.c.id == timesactivities.c.activity)
-    .join(
-        activities,
-        sa.and_(activities.c.uuid == _referenced.c.uuid, activities.c.newest.is_(True)),
-    )
-    .where(
-        timesactivities.c.time >= sa.bindparam("low"),
-        timesactivities.c.time <= sa.bindparam("high"),
-        activities.c.slug.is_not(None),
-    )
-)
-#: The columns a list shows, in the order :func:`encode_items` unpacks them.
+#: The columns a list shows, in the order :func:`encode_items` unpacks them. Uuids are read as
+#: text: PostgreSQL's driver makes ``uuid.UUID`` objects, whose ``str()`` and hash are Python code.
 _LISTED = (
     times.c.id,
     times.c.duration,
     users.c.username,
-    times.c.project,
+    sa.cast(times.c.project, sa.Text),
     times.c.notes,
     times.c.issue_uri,
     times.c.date_worked,
-    times.c.uuid,
+    sa.cast(times.c.uuid, sa.Text),
     times.c.revision,
     times.c.created_at,
     times.c.updated_at,
@@ -109,20 +97,76 @@ _LISTED = (
 def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int, list[str]]:
     """The current slugs of each time revision's activities, sorted."""
     found: dict[int, list[str]] = {}
-    if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
-        # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
-        wanted = set(time_ids)
-        rows = _ACTIVITY_SLUGS_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
-        for time_id, slug in rows:
-            if time_id in wanted:
-                found.setdefault(time_id, []).append(slug)
-    else:
-        for batch in queries.batches(time_ids):
-            for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
-                found.setdefault(time_id, []).append(slug)
+    for batch in queries.batches(time_ids):
+        for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
+            found.setdefault(time_id, []).append(slug)
     for slugs in found.values():
         slugs.sort()
     return found
+
+
+#: The activity rows (revision ids) of the times with ids in a range: a dense page of a list.
+_ACTIVITIES_IN_RANGE = storage.Read(
+    sa.select(timesactivities.c.time, timesactivities.c.activity).where(
+        timesactivities.c.time >= sa.bindparam("low"), timesactivities.c.time <= sa.bindparam("high")
+    )
+)
+_ACTIVITIES_OF_TIMES = sa.select(timesactivities.c.time, timesactivities.c.activity).where(
+    timesactivities.c.time.in_(sa.bindparam("ids", expanding=True))
+)
+#: The current slug of the activity each of these revision rows belongs to.
+_CURRENT_SLUGS = (
+    sa.select(_referenced.c.id, activities.c.slug)
+    .join(activities, sa.and_(activities.c.uuid == _referenced.c.uuid, activities.c.newest.is_(True)))
+    .where(_referenced.c.id.in_(sa.bindparam("ids", expanding=True)), activities.c.slug.is_not(None))
+)
+
+
+#: Pages of at most this many times read their activities with one joined query.
+_FEW_TIMES = 100
+
+
+class _ActivityLists(NamedTuple):
+    """The JSON of each time's activities: ``several.get(id) or by_row[one.get(id)]``."""
+
+    one: dict[int, int]  # time id -> its activity row id (its last one, when it has several)
+    by_row: dict[int | None, str]  # activity row id -> JSON of its current slugs; None -> "[]"
+    several: dict[int, str]  # time id -> JSON of its activities, for times with several
+
+
+def _activity_lists(connection: Connection, time_ids: Sequence[int]) -> _ActivityLists:
+    """The activities of a page of times, read as (time, activity row) pairs: an activity's
+    current slug is read once per page, not joined to each time. A few times (a filtered list)
+    take one query, joined: the second query would cost more than the joins."""
+    if len(time_ids) <= _FEW_TIMES:
+        found = _activity_slugs(connection, time_ids)
+        return _ActivityLists({}, {None: "[]"}, {time: _encode_value(slugs) for time, slugs in found.items()})
+    if max(time_ids) - min(time_ids) < 2 * len(time_ids):
+        # a dense run of ids (a page of an unfiltered list): one range scan, no IN list
+        pairs = _ACTIVITIES_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
+    else:
+        pairs = []
+        for batch in queries.batches(time_ids):
+            pairs.extend(tuple(pair) for pair in connection.execute(_ACTIVITIES_OF_TIMES, {"ids": batch}))
+    one = dict(pairs)
+    rows = set(one.values()) if len(one) == len(pairs) else {row for _, row in pairs}
+    slugs_of: dict[int, list[str]] = {}
+    for batch in queries.batches(sorted(rows)):
+        for row_id, slug in connection.execute(_CURRENT_SLUGS, {"ids": batch}):
+            slugs_of.setdefault(row_id, []).append(slug)
+    by_row: dict[int | None, str] = {row: _encode_value(sorted(slugs_of.get(row, []))) for row in rows}
+    by_row[None] = "[]"
+    several: dict[int, str] = {}
+    if len(one) < len(pairs):
+        grouped: dict[int, list[int]] = {}
+        for time_id, row in pairs:
+            grouped.setdefault(time_id, []).append(row)
+        several = {
+            time_id: _encode_value(sorted(slug for row in rows_ for slug in slugs_of.get(row, [])))
+            for time_id, rows_ in grouped.items()
+            if len(rows_) > 1
+        }
+    return _ActivityLists(one, by_row, several)
 
 
 def render_many(
@@ -203,25 +247,34 @@ def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str
     """
     if not rows:
         return ""
-    project_slugs = queries.project_slugs(connection, {str(row[3]) for row in rows})
-    time_activities = _activity_slugs(connection, [row[0] for row in rows])
+    project_slugs = queries.project_slugs(connection, {row[3] for row in rows})
+    one, by_row, several = _activity_lists(connection, [row[0] for row in rows])
+    one_get, several_get = one.get, several.get
     encoded: dict[object, str] = {None: "null"}  # usernames and project uuids
     days = _DAYS
-    activity_lists: dict[tuple[str, ...], str] = {(): "[]"}
     parts: list[str] = []
     append = parts.append
-    for time_id, duration, username, project, notes, issue_uri, worked, uuid, revision, *stamps in rows:
+    for (
+        time_id,
+        duration,
+        username,
+        project,
+        notes,
+        issue_uri,
+        worked,
+        uuid,
+        revision,
+        created,
+        updated,
+        deleted,
+    ) in rows:
         user_json = encoded.get(username)
         if user_json is None:
             user_json = encoded[username] = _encode_value(username)
         project_json = encoded.get(project)
         if project_json is None:
-            project_json = encoded[project] = _encode_value(project_slugs.get(str(project), []))
-        slugs = tuple(time_activities.get(time_id, ()))
-        activities_json = activity_lists.get(slugs)
-        if activities_json is None:
-            activities_json = activity_lists[slugs] = _encode_value(list(slugs))
-        created, updated, deleted = stamps
+            project_json = encoded[project] = _encode_value(project_slugs.get(project, []))
+        activities_json = several_get(time_id) or by_row[one_get(time_id)]
         worked_json = days.get(worked) or _day(worked)
         created_json = days.get(created) or _day(created)
         updated_json = days.get(updated) or _day(updated)
@@ -231,7 +284,7 @@ def encode_items(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> str
             f'"user":{user_json},"project":{project_json},"activities":{activities_json},'
             f'"notes":{_encode_text(notes) if type(notes) is str else _encode_value(notes)},'
             f'"issue_uri":{_encode_text(issue_uri) if type(issue_uri) is str else _encode_value(issue_uri)},'
-            f'"date_worked":{worked_json},"uuid":{_encode_text(str(uuid))},'
+            f'"date_worked":{worked_json},"uuid":{_encode_text(uuid)},'
             f'"revision":{revision if type(revision) is int and revision else _encode_value(revision or 1)},'
             f'"created_at":{created_json},"updated_at":{updated_json},"deleted_at":{deleted_json}}}'
         )
@@ -516,13 +569,14 @@ def _hold_references(connection: Connection, project: str | None, activity_slugs
 
 def _activity_ids(connection: Connection, slugs: list[str]) -> list[int]:
     """Current row ids of these (held) activities; 409 when any slug is unknown."""
-    found = queries.current_activities(connection, slugs)
-    if len(found) != len(set(slugs)):
+    wanted = set(slugs)
+    found = queries.current_activity_ids(connection, wanted)
+    if len(found) != len(wanted):
         raise errors.invalid_foreign_key(KIND, "activities")
-    return sorted({row.id for row in found.values()})
+    return sorted(set(found.values()))
 
 
-def _default_activity_ids(connection: Connection, project: Row[Any]) -> list[int]:
+def _default_activity_ids(connection: Connection, project: Any) -> list[int]:
     """The project's default activity, read under the project's held slug: whoever deletes the
     activity or changes the default holds that slug exclusively (see ``hold_slugs``)."""
     if project.default_activity is not None:
@@ -540,24 +594,37 @@ def _require_member(connection: Connection, caller: auth.Caller, project_uuid: s
         raise errors.not_authorized(caller.username, f"create time entries for project {slug}.")
 
 
-def _project(connection: Connection, slug: str) -> Row[Any]:
-    """The current project with this (held) slug; 409 when there is none."""
-    project = queries.project_by_slug(connection, slug) if validation.is_slug(slug) else None
+def _project(connection: Connection, slug: str) -> Any:
+    """The current project with this (held) slug (see :func:`queries.project_read_by_slug`);
+    409 when there is none."""
+    project = queries.project_read_by_slug(connection, slug) if validation.is_slug(slug) else None
     if project is None or project.deleted_at is not None:
         raise errors.invalid_foreign_key(KIND, "project")
     return project
 
 
-#: Built once: building a statement with its values costs more than running it.
-_INSERT_TIME = sa.insert(times)
-_INSERT_ACTIVITY = sa.insert(timesactivities)
+_INSERT_TIME = storage.Insert(
+    times,
+    (
+        "duration",
+        "user",
+        "project",
+        "notes",
+        "issue_uri",
+        "date_worked",
+        "created_at",
+        "uuid",
+        "revision",
+        "newest",
+    ),
+)
+_INSERT_ACTIVITY = storage.Insert(timesactivities, ("time", "activity"))
 
 
 def _write_activities(connection: Connection, time_id: int, activity_ids: list[int]) -> None:
     if activity_ids:
-        connection.execute(
-            _INSERT_ACTIVITY,
-            [{"time": time_id, "activity": activity_id} for activity_id in activity_ids],
+        _INSERT_ACTIVITY.many(
+            connection, [{"time": time_id, "activity": activity} for activity in activity_ids]
         )
 
 
@@ -579,21 +646,18 @@ def create_time(context: Context) -> Response:
         _require_member(connection, caller, str(project.uuid), fields["project"])
         created = storage.now_ms()
         uuid = queries.new_uuid()
-        time_id = queries.insert_id(
+        time_id = _INSERT_TIME.one(
             connection,
-            _INSERT_TIME,
-            {
-                "duration": int(fields["duration"]),
-                "user": caller.id,
-                "project": str(project.uuid),
-                "notes": fields.get("notes"),
-                "issue_uri": fields.get("issue_uri"),
-                "date_worked": date_worked,
-                "created_at": created,
-                "uuid": uuid,
-                "revision": 1,
-                "newest": True,
-            },
+            duration=int(fields["duration"]),
+            user=caller.id,
+            project=str(project.uuid),
+            notes=fields.get("notes"),
+            issue_uri=fields.get("issue_uri"),
+            date_worked=date_worked,
+            created_at=created,
+            uuid=uuid,
+            revision=1,
+            newest=True,
         )
         _write_activities(connection, time_id, activity_ids)
     return json_response(
