@@ -225,11 +225,12 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
     :func:`read_only` handlers on SQLite run on the event loop: they take tens of microseconds,
     never wait for a lock (WAL), and the hop to a worker thread and back cost more than the whole
     read (a full list's first page is at most :data:`routes.times.PAGE` rows; later pages stream
-    from the thread pool). Everything else runs in the thread pool: writes may wait for the write
-    lock, logins hash passwords, the changes feed prunes its log now and then, and every
-    PostgreSQL statement waits for the network.
+    from the thread pool). They read on the loop's own connection (:class:`storage.InlineReader`).
+    Everything else runs in the thread pool: writes may wait for the write lock, logins hash
+    passwords, the changes feed prunes its log now and then, and every PostgreSQL statement waits
+    for the network.
     """
-    inline = config.engine.dialect.name == "sqlite" and handler in _READS
+    reader = storage.inline_reader(config.engine) if handler in _READS else None
 
     async def run(request: Request) -> Response:
         try:
@@ -243,8 +244,9 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 headers=request.headers,
                 peer=request.client.host if request.client is not None else None,
             )
-            if inline:
-                return run_handler(handler, context)
+            if reader is not None:
+                with reader:
+                    return run_handler(handler, context)
             return await asyncio.get_running_loop().run_in_executor(_THREADS, run_handler, handler, context)
         except ApiError as error:
             return error_response(error)
