@@ -1,7 +1,7 @@
 """Per-request cost of the small reads inside the process: the ASGI app called directly, no network.
 
 uvicorn, the loopback and the load tool are left out, so what remains is the app's own work per
-request, which the other load on a shared machine hardly moves (CPU-bound, one thread). Beside it
+request, timed as CPU time of the thread, which the other load on a shared machine hardly moves. Beside it
 runs the floor: a bare Starlette endpoint returning the bytes of ``GET /v1/activities``.
 
 Each checkout (this one, and with ``--baseline-src`` another checkout's ``src``) runs in its own
@@ -116,10 +116,10 @@ async def measure(calls: int, profile: str | None) -> dict[str, float]:
                     await call(app, "GET", path, query)
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
-            started = time.perf_counter()
+            started = time.thread_time()  # CPU time: what other processes on the machine hardly move
             for _ in range(count):
                 await call(app, "GET", path, query)
-            timings[name] = (time.perf_counter() - started) / count * 1e6
+            timings[name] = (time.thread_time() - started) / count * 1e6
         return timings
 
 
