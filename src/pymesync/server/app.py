@@ -151,10 +151,12 @@ class ApiHeaders:
     def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         if self.any_origin:
             return [(b"access-control-allow-origin", b"*")]
+        if not self.origins:
+            return []
         origin = _header(scope, b"origin")
         if origin is not None and origin in self.origins:
             return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
-        return [(b"vary", b"Origin")] if self.origins else []
+        return [(b"vary", b"Origin")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -348,17 +348,22 @@ class Read:
         """The rows as plain tuples (for many rows read by position)."""
         dialect = connection.dialect
         sql, order, defaults = self._compiled.get(dialect.name) or self._compile(dialect)
-        values = {**defaults, **params}
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        values = {**defaults, **params} if defaults else params
+        arguments = values if order is None else [values[name] for name in order]
+        driver = connection.connection.dbapi_connection
         try:
-            cursor.execute(sql, values if order is None else tuple(values[name] for name in order))
-            return list(cursor.fetchall())
+            if isinstance(driver, sqlite3.Connection):  # its cursor closes when dropped, here
+                return driver.execute(sql, arguments).fetchall()
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, arguments)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
         except dialect.loaded_dbapi.Error as exc:
             raise sa.exc.DBAPIError.instance(
                 sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
             ) from exc
-        finally:
-            cursor.close()
 
     def first(self, connection: Connection, **params: Any) -> Any:
         rows = self.all(connection, **params)
