@@ -40,14 +40,24 @@ def test_a_remembered_parse_is_the_parse(raw: bytes) -> None:
     assert parse_query(raw) == parse_query(raw) == context._parse_query(raw)
 
 
+_RESPONSE_HEADERS = [
+    None,
+    {},
+    {"ETag": '"3"'},
+    {"Allow": "GET", "Retry-After": "1"},
+    {"Content-Type": "text/x"},
+    {"content-length": "0", "X-A": "b"},
+]
+
+
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
         lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
         max_leaves=8,
     ),
-    st.sampled_from([200, 201, 304, 400, 404, 500]),
-    st.sampled_from([None, {}, {"ETag": '"3"'}, {"Allow": "GET", "Retry-After": "1"}]),
+    st.sampled_from([100, 200, 201, 204, 304, 400, 404, 500]),
+    st.sampled_from(_RESPONSE_HEADERS),
 )
 def test_json_responses_are_what_starlette_would_send(
     value: Any, status: int, headers: dict[str, str] | None

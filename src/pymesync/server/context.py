@@ -204,13 +204,21 @@ class JsonResponse(Response):
     media_type = "application/json"
 
     def __init__(self, body: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> None:
-        if headers or status != 200:
-            super().__init__(body, status, headers)
-            return
         self.status_code = status
         self.background = None
         self.body = body
-        self.raw_headers = [(b"content-length", str(len(body)).encode("ascii")), _JSON_TYPE]
+        if not headers:
+            self.raw_headers = [(b"content-length", str(len(body)).encode("ascii")), _JSON_TYPE]
+            if status < 200 or status in (204, 304):
+                del self.raw_headers[0]
+            return
+        raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        given = {name for name, _ in raw}
+        if b"content-length" not in given and not (status < 200 or status in (204, 304)):
+            raw.append((b"content-length", str(len(body)).encode("ascii")))
+        if b"content-type" not in given:
+            raw.append(_JSON_TYPE)
+        self.raw_headers = raw
 
 
 def json_response(value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
