@@ -1,8 +1,9 @@
 """Per-request cost of the small reads inside the process: the ASGI app called directly, no network.
 
 uvicorn, the loopback and the load tool are left out, so what remains is the app's own work per
-request, timed as CPU time of the thread, which the other load on a shared machine hardly moves. Beside it
-runs the floor: a bare Starlette endpoint returning the bytes of ``GET /v1/activities``.
+request, timed as CPU time of the process (a PostgreSQL server's not counted), which the other load on
+a shared machine hardly moves. Beside it runs the floor: a bare Starlette endpoint returning the bytes
+of ``GET /v1/activities``.
 
 Each checkout (this one, and with ``--baseline-src`` another checkout's ``src``) runs in its own
 process on its own SQLite database holding the same 1,000 times (``bench/server.py``'s data); the
@@ -11,6 +12,7 @@ checkouts alternate for several rounds, and the table shows medians of µs per r
     python bench/in_process.py
     python bench/in_process.py --baseline-src /tmp/before/src --rounds 5
     python bench/in_process.py --profile "GET /activities"     # cProfile of one endpoint, this checkout
+    python bench/in_process.py --postgres-url postgresql://postgres@127.0.0.1/postgres
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -65,9 +66,8 @@ def _body(messages: list[dict[str, Any]]) -> bytes:
     return b"".join(message.get("body", b"") for message in bodies)
 
 
-async def scenarios(directory: str) -> dict[str, tuple[App, str, bytes]]:
+async def scenarios(url: str) -> dict[str, tuple[App, str, bytes]]:
     """The endpoints to time: name -> (app, path, query string)."""
-    sys.path.insert(0, str(BENCH))
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -76,7 +76,6 @@ async def scenarios(directory: str) -> dict[str, tuple[App, str, bytes]]:
     from pymesync.server.app import create_app
     from server import ADMIN, PASSWORD, load  # bench/server.py's data, with this checkout's schema
 
-    url = f"sqlite:///{directory}/bench.db"
     load(url, 1000)
     app = create_app(url)
     auth = {"auth": {"type": "password", "username": ADMIN, "password": PASSWORD}}
@@ -97,10 +96,14 @@ async def scenarios(directory: str) -> dict[str, tuple[App, str, bytes]]:
     }
 
 
-async def measure(calls: int, profile: str | None) -> dict[str, float]:
-    """µs per request of each scenario in this process (the checkout on ``sys.path``)."""
-    with tempfile.TemporaryDirectory(prefix="timesync-inproc-") as directory:
-        found = await scenarios(directory)
+async def measure(calls: int, profile: str | None, postgres_url: str | None) -> dict[str, float]:
+    """µs per request of each scenario in this process (the checkout on ``sys.path``), on SQLite or,
+    with ``postgres_url``, on a new database of that server."""
+    sys.path.insert(0, str(BENCH))
+    from server import database
+
+    with database("postgresql" if postgres_url else "sqlite", postgres_url) as url:
+        found = await scenarios(url)
         timings: dict[str, float] = {}
         for name, (app, path, query) in found.items():
             count = max(calls // 20, 50) if "month" in name else calls
@@ -116,17 +119,18 @@ async def measure(calls: int, profile: str | None) -> dict[str, float]:
                     await call(app, "GET", path, query)
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
-            started = time.thread_time()  # CPU time: what other processes on the machine hardly move
+            started = time.process_time()  # CPU time (all threads): what other processes hardly move
             for _ in range(count):
                 await call(app, "GET", path, query)
-            timings[name] = (time.thread_time() - started) / count * 1e6
+            timings[name] = (time.process_time() - started) / count * 1e6
         return timings
 
 
-def run_checkout(source: str, calls: int) -> dict[str, float]:
+def run_checkout(source: str, calls: int, postgres_url: str | None) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=source)
+    backend = ["--postgres-url", postgres_url] if postgres_url else []
     done = subprocess.run(
-        [sys.executable, __file__, "--child", "--calls", str(calls)],
+        [sys.executable, __file__, "--child", "--calls", str(calls), *backend],
         env=env, check=True, capture_output=True, text=True,
     )  # fmt: skip
     result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
@@ -140,16 +144,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=4000, help="requests per endpoint and round")
     parser.add_argument("--profile", metavar="ENDPOINT", help="print its cProfile (this checkout)")
+    parser.add_argument("--postgres-url", help="a PostgreSQL server to measure on, instead of SQLite")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child or args.profile:
-        print(json.dumps(asyncio.run(measure(args.calls, args.profile))))
+        print(json.dumps(asyncio.run(measure(args.calls, args.profile, args.postgres_url))))
         return
     trees = {"after": SOURCE, **({"before": args.baseline_src} if args.baseline_src else {})}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
     for number in range(args.rounds):
         for name, source in trees.items():
-            for endpoint, micros in run_checkout(source, args.calls).items():
+            for endpoint, micros in run_checkout(source, args.calls, args.postgres_url).items():
                 samples[name].setdefault(endpoint, []).append(micros)
         print(f"round {number + 1} of {args.rounds} done", file=sys.stderr, flush=True)
     names = list(reversed(trees))
