@@ -118,7 +118,7 @@ def _sqlite_engine(url: str) -> Engine:
     def _begin(connection: Connection) -> None:
         statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
         dbapi_connection: sqlite3.Connection = connection.connection.dbapi_connection  # type: ignore[assignment]
-        if dbapi_connection.in_transaction:
+        if dbapi_connection.in_transaction and statement == "BEGIN":
             return  # an inline read began it (see InlineReader); SQLAlchemy's transaction joins it
         # on the driver's connection: through SQLAlchemy, running it cost 40 µs a request
         try:
