@@ -11,8 +11,9 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.responses import Response
 
-from pymesync.server import errors
+from pymesync.server import context, errors
 from pymesync.server.context import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse_body, parse_query
 from pymesync.server.errors import ApiError
 from pymesync.server.testing import RunningServer, serve
@@ -25,6 +26,50 @@ def test_query_keeps_blank_values_and_malformed_escapes() -> None:
         "user": ["a", "b|c", "wh4t3v3n.isTh%s"],
         "token": ["a b"],
     }
+
+
+def test_each_parse_of_a_query_is_the_callers_own() -> None:
+    first = parse_query(b"user=a&user=b")
+    first["user"].append("c")
+    first["extra"] = ["x"]
+    assert parse_query(b"user=a&user=b") == {"user": ["a", "b"]}
+
+
+@given(st.binary(max_size=60))
+def test_a_remembered_parse_is_the_parse(raw: bytes) -> None:
+    assert parse_query(raw) == parse_query(raw) == context._parse_query(raw)
+
+
+_RESPONSE_HEADERS = [
+    None,
+    {},
+    {"ETag": '"3"'},
+    {"Allow": "GET", "Retry-After": "1"},
+    {"Content-Type": "text/x"},
+    {"content-length": "0", "X-A": "b"},
+]
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+        max_leaves=8,
+    ),
+    st.sampled_from([100, 200, 201, 204, 304, 400, 404, 500]),
+    st.sampled_from(_RESPONSE_HEADERS),
+)
+def test_json_responses_are_what_starlette_would_send(
+    value: Any, status: int, headers: dict[str, str] | None
+) -> None:
+    ours = context.json_response(value, status, headers)
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    theirs = Response(body, status, headers, media_type="application/json")
+    assert (ours.status_code, ours.body, ours.raw_headers) == (
+        theirs.status_code,
+        theirs.body,
+        theirs.raw_headers,
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,30 @@ def test_token_round_trip_and_expiry() -> None:
     assert auth.token_claims(token, SECRET, "elsewhere", lifetime=60, now=1_030.0) is None
 
 
+def test_verified_tokens_are_remembered_but_still_expire_and_need_their_secret() -> None:
+    """The claims cache keeps what the signature check found, never the answer of a request."""
+    token = auth.make_token(SECRET, ISSUER, "carol", lifetime=60, issued_at=5_000_000)
+    for _ in range(2):  # the second round reads the cache
+        assert auth.token_claims(token, SECRET, ISSUER, lifetime=60, now=5_010.0) == ("carol", 5_000_000)
+        assert auth.token_claims(token, SECRET, ISSUER, lifetime=60, now=5_060.001) is None
+        assert auth.token_claims(token, SECRET, ISSUER, lifetime=5, now=5_010.0) is None
+        assert auth.token_claims(token, SECRET * 2, ISSUER, lifetime=60, now=5_010.0) is None
+        assert auth.token_claims(token, SECRET, "elsewhere", lifetime=60, now=5_010.0) is None
+    forged = auth.make_token("not the secret", ISSUER, "carol", lifetime=60, issued_at=5_000_000)
+    assert auth.token_claims(forged, SECRET, ISSUER, lifetime=60, now=5_010.0) is None
+    assert forged not in auth._VERIFIED
+
+
+def test_the_claims_cache_stays_bounded() -> None:
+    for number in range(auth.MOST_VERIFIED_TOKENS + 10):
+        token = auth.make_token(SECRET, ISSUER, f"user{number}", lifetime=60, issued_at=1_000_000)
+        assert auth.token_claims(token, SECRET, ISSUER, lifetime=60, now=1_001.0) == (
+            f"user{number}",
+            1_000_000,
+        )
+    assert len(auth._VERIFIED) <= auth.MOST_VERIFIED_TOKENS
+
+
 def test_tampered_payload_is_refused() -> None:
     token = auth.make_token(SECRET, ISSUER, "bob", lifetime=60, issued_at=1_000_000)
     header, _, signature = token.split(".")

@@ -65,6 +65,8 @@ def route_path(raw_path: bytes) -> str:
     Here a decoded segment keeps ``/`` and ``%`` escaped (``%2F``, ``%25``), so the router
     splits on the real slashes only and :func:`context.endpoint` unescapes path parameters.
     """
+    if b"%" not in raw_path:  # nothing escaped: each segment decodes to itself (the common case)
+        return raw_path.decode("utf-8", "replace")
     segments = []
     for segment in raw_path.split(b"/"):
         text = (unquote_to_bytes(segment) if b"%" in segment else segment).decode("utf-8", "replace")
@@ -79,26 +81,82 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def _section(path: str) -> str:
+    """The first two segments of a path (``/v1/times`` of ``/v1/times/abc``), which every API
+    route spells out before any parameter."""
+    end = path.find("/", path.find("/", 1) + 1)
+    return path if end < 0 else path[:end]
+
+
+class ApiRoutes:
+    """The API's routes, found the way Starlette's router finds them, without its layers.
+
+    A request for an API route goes straight to the route's endpoint: Starlette's exception
+    middleware, router, route and ``request_response`` wrappers around it cost a fifth of a small
+    read. None of them acts on such a request: our endpoints answer every error themselves (see
+    :func:`context.endpoint`), and an exception that escapes one would pass all of them to
+    ``ServerErrorMiddleware``. Everything else (unknown paths, other methods, the web page) takes
+    the usual way. The routes come first in the app's routing table, so the first route here that
+    matches path and method is the one Starlette's router would take.
+    """
+
+    def __init__(self, routes: Sequence[Route], router: Any) -> None:
+        self.router = router
+        self.sections: dict[str, list[Route]] = {}
+        for route in routes:
+            section = _section(route.path)
+            if "{" in section:
+                raise ValueError(f"API route {route.path} has a parameter in its first two segments")
+            self.sections.setdefault(section, []).append(route)
+
+    def find(self, method: str, path: str) -> tuple[Route, dict[str, Any]] | None:
+        """The route that takes ``method`` on ``path``, and its path parameters; else None."""
+        for route in self.sections.get(_section(path), ()):
+            match = route.path_regex.match(path)
+            if match is not None and method in route.methods:  # type: ignore[operator]
+                convertors = route.param_convertors
+                return route, {
+                    name: convertors[name].convert(value) for name, value in match.groupdict().items()
+                }
+        return None
+
+    async def handle(
+        self, route: Route, params: dict[str, Any], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """What Starlette's router and route do for a full match, for an endpoint of ours."""
+        scope.setdefault("router", self.router)
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = params
+        response = await route.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
 class ApiHeaders:
     """ASGI wrapper: answers CORS preflights, adds the common headers, routes on the raw path
     (:func:`route_path`), and routes ``/path/`` like ``/path`` (no redirect), keeping the path
-    as sent for the 404 text.
+    as sent for the 404 text. Requests for API routes go straight to them (:class:`ApiRoutes`).
 
     Cross-origin reads are allowed only for the origins in ``cors_origins`` (``*`` for all): a
     listed origin is echoed with ``Vary: Origin``; other origins get no CORS headers at all."""
 
-    def __init__(self, app: ASGIApp, cors_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, cors_origins: tuple[str, ...] = (), routes: ApiRoutes | None = None
+    ) -> None:
         self.app = app
         self.any_origin = ANY_ORIGIN in cors_origins
         self.origins = {origin.encode("latin-1") for origin in cors_origins}
+        self.routes = routes
 
     def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         if self.any_origin:
             return [(b"access-control-allow-origin", b"*")]
+        if not self.origins:
+            return []
         origin = _header(scope, b"origin")
         if origin is not None and origin in self.origins:
             return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
-        return [(b"vary", b"Origin")] if self.origins else []
+        return [(b"vary", b"Origin")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,6 +181,9 @@ class ApiHeaders:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        if self.routes is not None and (found := self.routes.find(scope["method"], path)) is not None:
+            await self.routes.handle(*found, scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
 
     @staticmethod
@@ -251,12 +312,13 @@ def create_app(
     )
     # the router tries routes in order: the busiest first (v1, times), the web page's last
     modules = (times, activities, projects, users, login, *((changes,) if sync_extensions else ()))
-    routes: list[BaseRoute] = [
+    api_routes = [
         Route(f"/{version}{path}", endpoint(config, handler), methods=methods)
         for version in reversed(API_VERSIONS)
         for module in modules
         for path, methods, handler in module.ROUTES
     ]
+    routes: list[BaseRoute] = [*api_routes]
     if web:
         from pymesync.web.app import web_routes  # a face of its own, loaded only when it is served
 
@@ -273,7 +335,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    app.add_middleware(ApiHeaders, cors_origins=origins)
+    app.add_middleware(ApiHeaders, cors_origins=origins, routes=ApiRoutes(api_routes, app.router))
     return app
 
 

@@ -197,6 +197,22 @@ class TokenClaims(NamedTuple):
     issued_at: float
 
 
+class _Verified(NamedTuple):
+    secret: str
+    issuer: str
+    claims: TokenClaims
+    expires: float  # ``exp``, epoch ms
+
+
+#: Tokens whose signature and claims were checked, by token: that check is a pure function of the
+#: token, the secret and the issuer, and costs more than the rest of reading a small object. Only
+#: that is kept: expiry is checked on every use, and the caller is read from the database on every
+#: request (:func:`context.caller_signed_in`), so deleted users and password changes still void
+#: tokens at once. Only tokens signed with the secret get in; cleared when full.
+_VERIFIED: dict[str, _Verified] = {}
+MOST_VERIFIED_TOKENS = 4096
+
+
 def token_claims(
     token: str, secret: str, issuer: str, *, lifetime: float, now: float | None = None
 ) -> TokenClaims | None:
@@ -204,6 +220,19 @@ def token_claims(
 
     The signature is compared in constant time before anything in the token is trusted.
     """
+    verified = _VERIFIED.get(token)
+    if verified is None or verified.secret != secret or verified.issuer != issuer:
+        verified = _verify(token, secret, issuer)
+        if verified is None:
+            return None
+    now_ms = (time.time() if now is None else now) * 1000
+    if verified.expires < now_ms or verified.claims.issued_at + lifetime * 1000 < now_ms:
+        return None
+    return verified.claims
+
+
+def _verify(token: str, secret: str, issuer: str) -> _Verified | None:
+    """The claims of a token signed with ``secret`` for ``issuer``, whatever its age; else None."""
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 8192:
         return None
@@ -226,19 +255,22 @@ def token_claims(
     subject, exp, iat = payload.get("sub"), payload.get("exp"), payload.get("iat")
     if not isinstance(subject, str) or not _is_number(exp) or not _is_number(iat):
         return None
-    now_ms = (time.time() if now is None else now) * 1000
-    if exp < now_ms or iat + lifetime * 1000 < now_ms:
-        return None
-    return TokenClaims(subject, iat)
+    if len(_VERIFIED) >= MOST_VERIFIED_TOKENS:
+        _VERIFIED.clear()
+    verified = _VERIFIED[token] = _Verified(secret, issuer, TokenClaims(subject, iat), exp)
+    return verified
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def normalise_query_token(token: str) -> str:
     """Clients put tokens into URLs unencoded, so each ``+`` arrives as a space (2.3)."""
-    return re.sub(r"\s", "+", token)
+    return _WHITESPACE.sub("+", token)
 
 
 def is_bcrypt_hash(value: str) -> bool:

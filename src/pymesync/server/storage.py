@@ -98,6 +98,7 @@ def _sqlite_engine(url: str) -> Engine:
     )
     sa.event.listen(engine, "do_connect", _connect_privately)
     _sqlite_writers[engine] = threading.RLock()  # a write opened inside a write waits for SQLite, as before
+    _inline_readers[engine] = InlineReader(engine)
     _watch_writability(engine)
 
     @sa.event.listens_for(engine, "connect")
@@ -116,9 +117,12 @@ def _sqlite_engine(url: str) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
+        dbapi_connection: sqlite3.Connection = connection.connection.dbapi_connection  # type: ignore[assignment]
+        if dbapi_connection.in_transaction and statement == "BEGIN":
+            return  # an inline read began it (see InlineReader); SQLAlchemy's transaction joins it
         # on the driver's connection: through SQLAlchemy, running it cost 40 µs a request
         try:
-            connection.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+            dbapi_connection.execute(statement)
         except sqlite3.Error as exc:
             if _is_unwritable_dbapi_error(exc):
                 _unwritable_engines.add(engine)
@@ -175,8 +179,20 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
 
     A write runs on a connection that sees the database as it is now (see :func:`_watch_writability`).
     A read on PostgreSQL runs without BEGIN and COMMIT, two round trips of the four a small
-    read makes: at READ COMMITTED every statement takes a fresh snapshot anyway.
+    read makes: at READ COMMITTED every statement takes a fresh snapshot anyway. A read inside
+    :class:`InlineReader`'s block runs on that thread's own SQLite connection.
     """
+    reader: InlineReader | None = getattr(_thread, "reader", None)
+    if not write and reader is not None and reader.engine is engine:
+        connection = reader.begin()
+        if connection is not None:
+            try:
+                yield connection
+            except BaseException as exc:
+                reader.end(commit=False, keep=not isinstance(exc, sa.exc.DBAPIError))
+                raise
+            reader.end(commit=True)
+            return
     if write and engine in _unwritable_engines:
         engine.dispose()
     with _one_writer(engine) if write else contextlib.nullcontext(), engine.connect() as connection:
@@ -190,6 +206,117 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
             yield connection
         if write:
             _unwritable_engines.discard(engine)
+
+
+#: What this thread does now: ``reader``, the :class:`InlineReader` whose block it is in, if any.
+_thread = threading.local()
+
+
+class InlineReader:
+    """Read transactions of one SQLite engine for handlers that run on the event loop, each on the
+    loop thread's own connection, kept open, with BEGIN and COMMIT sent straight to the driver.
+
+    Reads on the event loop never overlap (handlers are synchronous), so one connection per thread
+    is enough; checking one out of SQLAlchemy's pool, its transaction objects and events, and
+    checking it back in cost more than the reads of a small request. Each request still reads in a
+    transaction of its own, so it sees every commit made before it began, by any process (WAL). A
+    handler may still run SQLAlchemy statements on the connection: their transaction joins ours
+    (see the engine's ``begin`` listener) and ends with it.
+
+    After a database error the connection is closed. :meth:`Engine.dispose` closes every idle one
+    (and one in a transaction when it ends): SQLite keeps a read-only state per file until the last
+    connection of the process closes, and writes dispose the engine to shed it
+    (:func:`_watch_writability`).
+
+    Used as a context manager, it makes :func:`transaction`'s reads of its engine in this thread
+    run here; a read opened inside another (none does) takes a pool connection as before.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        #: Per thread id: (connection, its driver connection, the generation it was opened in).
+        self._held: dict[int, tuple[Connection, sqlite3.Connection, int]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()  # against Engine.dispose in another thread
+        sa.event.listen(engine, "engine_disposed", self._disposed)
+
+    def __enter__(self) -> None:
+        _thread.reader = self
+
+    def __exit__(self, *_exc: object) -> None:
+        _thread.reader = None
+
+    def begin(self) -> Connection | None:
+        """This thread's connection in a new read transaction; None if it is in one already."""
+        thread = threading.get_ident()
+        with self._lock:
+            held = self._held.get(thread)
+            if held is None or held[2] != self._generation:
+                held = self._open(thread)
+            connection, driver, _ = held
+            if driver.in_transaction:
+                return None
+            try:
+                driver.execute("BEGIN")
+            except sqlite3.Error as exc:
+                self._close(thread)
+                raise sa.exc.DBAPIError.instance(
+                    "BEGIN", None, exc, sqlite3.Error, hide_parameters=True, dialect=self.engine.dialect
+                ) from exc
+        return connection
+
+    def end(self, *, commit: bool, keep: bool = True) -> None:
+        """Commit or roll back what :meth:`begin` opened (and SQLAlchemy's transaction if it joined);
+        close the connection unless ``keep`` (the transaction failed in the database)."""
+        thread = threading.get_ident()
+        connection, driver, generation = self._held[thread]
+        try:
+            if connection.in_transaction():
+                connection.commit() if commit else connection.rollback()
+            else:
+                driver.commit() if commit else driver.rollback()
+        except Exception as exc:
+            self._close(thread)
+            if not commit:
+                return  # the error that ends the transaction is the one to report
+            if isinstance(exc, sqlite3.Error):
+                raise sa.exc.DBAPIError.instance(
+                    "COMMIT", None, exc, sqlite3.Error, hide_parameters=True, dialect=self.engine.dialect
+                ) from exc
+            raise
+        if not keep or generation != self._generation:
+            with self._lock:
+                self._close(thread)
+
+    def _open(self, thread: int) -> tuple[Connection, sqlite3.Connection, int]:
+        self._close(thread)
+        connection = self.engine.connect()
+        driver: sqlite3.Connection = connection.connection.dbapi_connection  # type: ignore[assignment]
+        held = self._held[thread] = (connection, driver, self._generation)
+        return held
+
+    def _close(self, thread: int) -> None:
+        held = self._held.pop(thread, None)
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[0].invalidate()
+                held[0].close()
+
+    def _disposed(self, _engine: Engine) -> None:
+        with self._lock:
+            self._generation += 1
+            for thread, (_, driver, _) in list(self._held.items()):
+                if not driver.in_transaction:
+                    self._close(thread)
+
+
+#: Per SQLite engine, its :class:`InlineReader`.
+_inline_readers: weakref.WeakKeyDictionary[Engine, InlineReader] = weakref.WeakKeyDictionary()
+
+
+def inline_reader(engine: Engine) -> InlineReader | None:
+    """The engine's :class:`InlineReader` (SQLite), else None."""
+    return _inline_readers.get(engine)
 
 
 class Read:
@@ -221,17 +348,22 @@ class Read:
         """The rows as plain tuples (for many rows read by position)."""
         dialect = connection.dialect
         sql, order, defaults = self._compiled.get(dialect.name) or self._compile(dialect)
-        values = {**defaults, **params}
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        values = {**defaults, **params} if defaults else params
+        arguments = values if order is None else [values[name] for name in order]
+        driver = connection.connection.dbapi_connection
         try:
-            cursor.execute(sql, values if order is None else tuple(values[name] for name in order))
-            return list(cursor.fetchall())
+            if isinstance(driver, sqlite3.Connection):  # its cursor closes when dropped, here
+                return driver.execute(sql, arguments).fetchall()
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, arguments)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
         except dialect.loaded_dbapi.Error as exc:
             raise sa.exc.DBAPIError.instance(
                 sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
             ) from exc
-        finally:
-            cursor.close()
 
     def first(self, connection: Connection, **params: Any) -> Any:
         rows = self.all(connection, **params)
