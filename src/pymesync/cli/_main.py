@@ -169,7 +169,7 @@ def _end(done: SystemExit) -> NoReturn:
     if (
         not isinstance(code, int)
         or (threading is not None and threading.active_count() > 1)
-        or atexit._ncallbacks()
+        or getattr(atexit, "_ncallbacks", lambda: 1)()  # CPython's count; elsewhere assume some
     ):
         raise done
     try:
