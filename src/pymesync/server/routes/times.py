@@ -76,6 +76,21 @@ _ACTIVITY_SLUGS = (
         activities.c.slug.is_not(None),
     )
 )
+#: The same for a dense run of ids (one time, a filtered list's close rows): a range, no IN list,
+#: so it runs on the driver's cursor.
+_ACTIVITY_SLUGS_IN_RANGE = storage.Read(
+    sa.select(timesactivities.c.time, activities.c.slug)
+    .join(_referenced, _referenced.c.id == timesactivities.c.activity)
+    .join(
+        activities,
+        sa.and_(activities.c.uuid == _referenced.c.uuid, activities.c.newest.is_(True)),
+    )
+    .where(
+        timesactivities.c.time >= sa.bindparam("low"),
+        timesactivities.c.time <= sa.bindparam("high"),
+        activities.c.slug.is_not(None),
+    )
+)
 #: The columns a list shows, in the order :func:`encode_items` unpacks them. Uuids are read as
 #: text: PostgreSQL's driver makes ``uuid.UUID`` objects, whose ``str()`` and hash are Python code.
 _LISTED = (
@@ -97,9 +112,16 @@ _LISTED = (
 def _activity_slugs(connection: Connection, time_ids: Sequence[int]) -> dict[int, list[str]]:
     """The current slugs of each time revision's activities, sorted."""
     found: dict[int, list[str]] = {}
-    for batch in queries.batches(time_ids):
-        for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
-            found.setdefault(time_id, []).append(slug)
+    if time_ids and max(time_ids) - min(time_ids) < 2 * len(time_ids):
+        wanted = set(time_ids)
+        rows = _ACTIVITY_SLUGS_IN_RANGE.tuples(connection, low=min(time_ids), high=max(time_ids))
+        for time_id, slug in rows:
+            if time_id in wanted:
+                found.setdefault(time_id, []).append(slug)
+    else:
+        for batch in queries.batches(time_ids):
+            for time_id, slug in connection.execute(_ACTIVITY_SLUGS, {"ids": batch}):
+                found.setdefault(time_id, []).append(slug)
     for slugs in found.values():
         slugs.sort()
     return found
