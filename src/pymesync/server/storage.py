@@ -126,9 +126,7 @@ def _sqlite_engine(url: str) -> Engine:
         except sqlite3.Error as exc:
             if _is_unwritable_dbapi_error(exc):
                 _unwritable_engines.add(engine)
-            raise sa.exc.DBAPIError.instance(
-                statement, None, exc, sqlite3.Error, hide_parameters=True, dialect=engine.dialect
-            ) from exc
+            raise driver_error(statement, exc, engine.dialect) from exc
 
     return engine
 
@@ -212,6 +210,14 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
 _thread = threading.local()
 
 
+def driver_error(statement: str, error: Exception, dialect: sa.Dialect) -> sa.exc.StatementError:
+    """A driver's error as ``Connection.execute`` would raise it (what :func:`is_transient`,
+    :func:`is_busy` and the handlers read), without the statement's parameters."""
+    return sa.exc.DBAPIError.instance(
+        statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+    )
+
+
 class InlineReader:
     """Read transactions of one SQLite engine for handlers that run on the event loop, each on the
     loop thread's own connection, kept open, with BEGIN and COMMIT sent straight to the driver.
@@ -260,9 +266,7 @@ class InlineReader:
                 driver.execute("BEGIN")
             except sqlite3.Error as exc:
                 self._close(thread)
-                raise sa.exc.DBAPIError.instance(
-                    "BEGIN", None, exc, sqlite3.Error, hide_parameters=True, dialect=self.engine.dialect
-                ) from exc
+                raise driver_error("BEGIN", exc, self.engine.dialect) from exc
         return connection
 
     def end(self, *, commit: bool, keep: bool = True) -> None:
@@ -280,9 +284,7 @@ class InlineReader:
             if not commit:
                 return  # the error that ends the transaction is the one to report
             if isinstance(exc, sqlite3.Error):
-                raise sa.exc.DBAPIError.instance(
-                    "COMMIT", None, exc, sqlite3.Error, hide_parameters=True, dialect=self.engine.dialect
-                ) from exc
+                raise driver_error("COMMIT", exc, self.engine.dialect) from exc
             raise
         if not keep or generation != self._generation:
             with self._lock:
@@ -361,9 +363,7 @@ class Read:
             finally:
                 cursor.close()
         except dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
-            ) from exc
+            raise driver_error(sql, exc, dialect) from exc
 
     def first(self, connection: Connection, **params: Any) -> Any:
         rows = self.all(connection, **params)
@@ -422,9 +422,7 @@ class Insert:
         except dialect.loaded_dbapi.Error as exc:
             if _is_unwritable_dbapi_error(exc):
                 _unwritable_engines.add(connection.engine)
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
-            ) from exc
+            raise driver_error(sql, exc, dialect) from exc
         finally:
             cursor.close()
 
