@@ -98,8 +98,7 @@ class Selection:
         if outbox_path(app.profile).exists():  # the outbox module loads only when it has a file
             from pymesync.cli import _outbox
 
-            if _outbox.has_pending(app.profile):
-                _outbox.report(app, _outbox.flush(app))
+            _outbox.report(app, _outbox.flush(app))  # nothing waiting: one read, nothing sent
         app.sync_entries()
         return cache
 

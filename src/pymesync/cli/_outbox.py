@@ -162,18 +162,6 @@ class Outbox:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def has_pending(profile: str) -> bool:
-    """Cheap: no file means nothing to send (the usual case)."""
-    path = outbox_path(profile)
-    if not path.exists():
-        return False
-    outbox = Outbox(path)
-    try:
-        return bool(outbox.items(QUEUED, SENDING))
-    finally:
-        outbox.close()
-
-
 def _same(entry: Time, fields: dict[str, Any]) -> bool:
     """Whether ``entry`` on the server is what creating ``fields`` gives."""
     return (
@@ -266,13 +254,15 @@ class Flushed:
         self.problems: list[Item] = []
 
 
-def flush(app: App) -> Flushed:
-    """Send every waiting item in order (see :func:`_flush`)."""
-    outbox = Outbox(outbox_path(app.profile))
-    try:
+def flush(app: App, outbox: Outbox | None = None) -> Flushed:
+    """Send every waiting item in order (see :func:`_flush`), from ``outbox`` or the profile's."""
+    if outbox is not None:
         return _flush(app, outbox)
+    opened = Outbox(outbox_path(app.profile))
+    try:
+        return _flush(app, opened)
     finally:
-        outbox.close()
+        opened.close()
 
 
 def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:

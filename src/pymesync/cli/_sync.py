@@ -27,17 +27,13 @@ def sync(app: App, discarded: tuple[int, ...]) -> None:
             if not outbox.remove(item_id):
                 raise CliError(f"no queued change #{item_id}", ExitCode.NOT_FOUND)
             app.term.info(f"Dropped queued change #{item_id}")
-    finally:
-        outbox.close()
-    flushed = _outbox.flush(app)
-    changed = app.sync_entries()
-    for item, entry in flushed.sent:
-        app.term.out(f"Sent #{item.id}: {describe(entry)}")
-    app.term.info(
-        f"Local copy up to date ({changed} change{'s' if changed != 1 else ''} since the last sync)"
-    )
-    outbox = _outbox.Outbox(outbox_path(app.profile))
-    try:
+        flushed = _outbox.flush(app, outbox)
+        changed = app.sync_entries()
+        for item, entry in flushed.sent:
+            app.term.out(f"Sent #{item.id}: {describe(entry)}")
+        app.term.info(
+            f"Local copy up to date ({changed} change{'s' if changed != 1 else ''} since the last sync)"
+        )
         waiting = outbox.items(_outbox.CONFLICT, _outbox.FAILED)
     finally:
         outbox.close()
