@@ -83,15 +83,12 @@ def week_page(page: Page, *, error: str = "", status: int = 200) -> Response:
         times.c.date_worked < storage.date_to_ms(monday + datetime.timedelta(days=7)),
     ]
     with storage.transaction(page.config.engine) as connection:
-        grid = aggregate.summarize(connection, conditions, ("day", "project"))
+        grid = aggregate.pivot(connection, conditions, "day", "project")
         rows = connection.execute(
             times_route.select_times().where(*conditions).order_by(times.c.date_worked, times.c.id)
         ).all()
         entries = times_route.render_many(connection, rows)
-    cells = {(row.group[0], row.group[1]): row.seconds for row in grid.rows}
-    projects = sorted({str(project) for _day, project in cells if project is not None})
-    day_totals = {day: sum(cells.get((day, p), 0) for p in projects) for day in days}
-    project_totals = {p: sum(cells.get((day, p), 0) for day in days) for p in projects}
+    projects = sorted(str(project) for project in grid.column_values if project is not None)
     meta = _meta(page)
     target = _target_seconds(meta)
     form = dict(page.form) if error else {}
@@ -102,9 +99,9 @@ def week_page(page: Page, *, error: str = "", status: int = 200) -> Response:
         days=days,
         today=page.today,
         projects=projects,
-        cells=cells,
-        day_totals=day_totals,
-        project_totals=project_totals,
+        cells=grid.cells,
+        day_totals={day: grid.row_totals.get(day, 0) for day in days},
+        project_totals=grid.column_totals,
         total=grid.total_seconds,
         target=target,
         target_hours=target // 3600 if target % 3600 == 0 else round(target / 3600, 2),
