@@ -180,6 +180,7 @@ def test_created_schema_has_exactly_the_reference_tables(tmp_path: Path) -> None
         "pymesync_credential_changes",
         "pymesync_changes",
         "pymesync_login_failures",
+        "pymesync_ended_sessions",
     }
     for table, columns in REFERENCE_COLUMNS.items():
         assert [c["name"] for c in inspector.get_columns(table)] == columns

@@ -3,11 +3,13 @@ core, never on the clients; its files in the wheel."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from pymesync.server import storage
 from pymesync.server.context import Config
 from pymesync.web import session
 
@@ -67,6 +69,32 @@ def test_a_session_expires() -> None:
     assert session.decode(CONFIG, cookie) == made
     later = time.time() + session.LIFETIME_SECONDS + 1
     assert session.decode(CONFIG, cookie, now=later) is None
+
+
+def test_a_sign_in_without_a_session_id_counts_as_none() -> None:
+    """Cookies signed before sign-out was recorded on the server carry no id that could be ended."""
+    made = session.signed_in("member", int(time.time() * 1000))
+    old = dataclasses.replace(made, session_id=None)
+    found = session.decode(CONFIG, session.encode(CONFIG, old))
+    assert found is not None and not found.signed_in and found.username is None
+    assert found.csrf == made.csrf
+
+
+def test_ending_a_session_forgets_those_expired(tmp_path: Path) -> None:
+    engine = storage.create_engine(f"sqlite:///{tmp_path}/ended.db")
+    storage.create_schema(engine)
+    config = dataclasses.replace(CONFIG, engine=engine)
+    now_ms = int(time.time() * 1000)
+    expired = dataclasses.replace(session.signed_in("member", now_ms), expires=int(time.time()) - 1)
+    current = session.signed_in("member", now_ms)
+    session.end(config, expired)
+    session.end(config, current)
+    session.end(config, current)
+    with storage.transaction(engine) as connection:
+        assert session.has_ended(connection, current)
+        assert not session.has_ended(connection, expired)
+        assert not session.has_ended(connection, session.signed_in("member", now_ms))
+    engine.dispose()
 
 
 def test_a_session_signed_with_another_secret_is_refused() -> None:

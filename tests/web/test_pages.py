@@ -62,6 +62,31 @@ def test_sign_out_ends_the_session(site: Site) -> None:
     assert client.get("/").status == 303
 
 
+def test_sign_out_ends_the_session_on_the_server_not_only_in_the_browser(site: Site) -> None:
+    """A copy of the cookie taken before signing out (another browser, a stolen one) is refused after,
+    while another sign-in of the same user goes on."""
+    client = site.signed_in("member")
+    elsewhere = site.signed_in("member")
+    stolen, stolen_csrf = client.cookie, client.csrf_token
+    copy = site.client()
+    copy.cookie = stolen
+    assert copy.get("/times").status == 200
+    assert client.post("/signout").status == 303
+    for path in ("/", "/times", "/times/export.csv"):
+        copy.cookie = stolen
+        page = copy.get(path)
+        assert page.status == 303 and page.location.startswith("/signin"), path
+    before = len(_times(site, "member"))
+    copy.cookie = stolen
+    page = copy.post("/log", csrf=stolen_csrf, duration="1h", project="gwm")
+    assert page.status == 401 and page.messages() == ["Your session has ended; sign in again."]
+    assert len(_times(site, "member")) == before
+    assert elsewhere.get("/times").status == 200
+    copy.cookie = stolen
+    assert copy.post("/signout", csrf=stolen_csrf).status == 303  # signing out again changes nothing
+    assert elsewhere.get("/").status == 200
+
+
 def test_cookie_and_headers(site: Site) -> None:
     client = site.client()
     client.get("/signin")

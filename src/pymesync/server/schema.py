@@ -161,6 +161,16 @@ login_failures = sa.Table(
     sa.Column("updated_at", sa.BigInteger(), nullable=False),
 )
 
+#: Web page sessions signed out before they expired: their cookies are refused from then on, on every
+#: worker and host. ``session_id`` is the random id in the signed cookie; a row is kept until
+#: ``expires_at`` (epoch seconds), when the cookie would be refused anyway.
+ended_sessions = sa.Table(
+    "pymesync_ended_sessions",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.BigInteger(), nullable=False),
+)
+
 #: Lookup indexes the reference schema lacks. Created with IF NOT EXISTS, also on databases that
 #: the reference server made; they change no column and no behaviour of the reference tables.
 EXTRA_INDEXES = (
@@ -176,6 +186,7 @@ EXTRA_INDEXES = (
     sa.Index("pymesync_activities_uuid", activities.c.uuid),
     sa.Index("pymesync_activities_slug", activities.c.slug),
     sa.Index("pymesync_login_failures_updated_at", login_failures.c.updated_at),
+    sa.Index("pymesync_ended_sessions_expires_at", ended_sessions.c.expires_at),
 )
 
 #: The change log of the changes feed (see ``changelog``): one row per write to a reference table,

@@ -163,6 +163,8 @@ def _resolve(config: Config, found: session.Session | None) -> auth.Caller | Non
         return None
     assert found.username is not None and found.signed_in_at is not None
     with storage.transaction(config.engine) as connection:
+        if session.has_ended(connection, found):
+            return None
         return caller_signed_in(connection, found.username, found.signed_in_at)
 
 

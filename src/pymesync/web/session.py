@@ -6,7 +6,9 @@ Our own HMAC-SHA256 cookie rather than Starlette's SessionMiddleware: it needs n
 that accepts the API's tokens accepts the page's sessions, and rotating the secret ends both),
 and it carries exactly the moment of sign-in that :func:`context.caller_signed_in` compares with
 the last password change, so a session ends as an API token does: when the user is deleted or
-changes the password. The API token itself is never put in the cookie or the page.
+changes the password. Signing out ends it too, on the server and not only in the browser: the
+session's random id goes into ``pymesync_ended_sessions``, so a copy of the cookie taken before is
+refused by every worker and host. The API token itself is never put in the cookie or the page.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ import secrets
 import time
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pymesync.server import schema, storage
 from pymesync.server.context import Config
 
 COOKIE = "timesync_session"
@@ -36,17 +42,18 @@ _KEY_LABEL = b"pymesync web session v1"
 
 @dataclasses.dataclass(frozen=True)
 class Session:
-    """What the cookie says: the CSRF token, and who signed in at which epoch millisecond (None
-    before sign-in)."""
+    """What the cookie says: the CSRF token, and who signed in at which epoch millisecond under
+    which random session id (all None before sign-in)."""
 
     csrf: str
     username: str | None = None
     signed_in_at: int | None = None
     expires: int = 0
+    session_id: str | None = None
 
     @property
     def signed_in(self) -> bool:
-        return self.username is not None and self.signed_in_at is not None
+        return self.username is not None and self.signed_in_at is not None and self.session_id is not None
 
 
 def _key(config: Config) -> bytes:
@@ -64,7 +71,13 @@ def _unb64(text: str) -> bytes:
 def encode(config: Config, session: Session) -> str:
     payload = _b64(
         json.dumps(
-            {"c": session.csrf, "u": session.username, "t": session.signed_in_at, "e": session.expires},
+            {
+                "c": session.csrf,
+                "u": session.username,
+                "t": session.signed_in_at,
+                "e": session.expires,
+                "s": session.session_id,
+            },
             separators=(",", ":"),
         ).encode("utf-8")
     )
@@ -87,13 +100,15 @@ def decode(config: Config, cookie: str | None, now: float | None = None) -> Sess
     if not isinstance(data, dict):
         return None
     csrf, username, signed_in_at, expires = data.get("c"), data.get("u"), data.get("t"), data.get("e")
+    session_id = data.get("s")
     if not isinstance(csrf, str) or not isinstance(expires, int):
         return None
     if expires < (time.time() if now is None else now):
         return None
-    if not (isinstance(username, str) and isinstance(signed_in_at, int)):
-        username = signed_in_at = None
-    return Session(csrf, username, signed_in_at, expires)
+    # a sign-in without a session id (made before sign-out could end it on the server) counts as none
+    if not (isinstance(username, str) and isinstance(signed_in_at, int) and isinstance(session_id, str)):
+        username = signed_in_at = session_id = None
+    return Session(csrf, username, signed_in_at, expires, session_id)
 
 
 def anonymous() -> Session:
@@ -103,7 +118,28 @@ def anonymous() -> Session:
 
 def signed_in(username: str, at_ms: int) -> Session:
     """The session of a sign-in; a new CSRF token, so one seen before sign-in is worth nothing after."""
-    return Session(secrets.token_urlsafe(24), username, at_ms, int(at_ms / 1000) + LIFETIME_SECONDS)
+    expires = int(at_ms / 1000) + LIFETIME_SECONDS
+    return Session(secrets.token_urlsafe(24), username, at_ms, expires, secrets.token_urlsafe(24))
+
+
+def end(config: Config, ended: Session) -> None:
+    """Refuse ``ended``'s cookie from now on, wherever it is sent from (signing out); and forget the
+    sessions that have expired anyway."""
+    if ended.session_id is None:
+        return
+    table = schema.ended_sessions
+    with storage.transaction(config.engine, write=True) as connection:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        record = dialect.insert(table).values(session_id=ended.session_id, expires_at=ended.expires)
+        connection.execute(record.on_conflict_do_nothing(index_elements=[table.c.session_id]))
+        connection.execute(sa.delete(table).where(table.c.expires_at < int(time.time())))
+
+
+def has_ended(connection: Connection, found: Session) -> bool:
+    """Whether ``found`` was signed out (its cookie may have been copied before)."""
+    table = schema.ended_sessions
+    query = sa.select(table.c.session_id).where(table.c.session_id == found.session_id)
+    return connection.execute(query).first() is not None
 
 
 def is_https(request: Request, config: Config) -> bool:

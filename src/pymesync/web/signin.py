@@ -55,5 +55,8 @@ def sign_in(page: Page) -> Response:
 
 
 def sign_out(page: Page) -> Response:
+    """End the session on the server (a copy of the cookie is refused too), then in this browser."""
+    if page.session.signed_in:
+        session.end(page.config, page.session)
     page.session = session.anonymous()
     return redirect("/signin", done="Signed out.")
