@@ -260,6 +260,31 @@ def test_quick_log_refuses_a_bad_duration_and_keeps_the_form(site: Site) -> None
     assert 'value="kept"' in page.text
 
 
+def test_quick_log_says_what_is_wrong_with_a_field_in_plain_words(site: Site) -> None:
+    client = site.signed_in("member")
+    before = len(_times(site, "member"))
+    for fields, message in (
+        ({"activities": ["nope"]}, "There is no such activity."),
+        ({"notes": "x" * 300}, "Notes can be at most 255 characters."),
+        (
+            {"issue_uri": "not a link"},
+            "The issue link must be a full address, such as https://example.org/issues/12.",
+        ),
+    ):
+        page = client.post("/log", duration="1h", project="gwm", **fields)
+        assert page.status in (400, 409) and page.messages() == [message], fields
+    assert len(_times(site, "member")) == before
+
+
+def test_edit_says_what_is_wrong_with_a_field_in_plain_words(site: Site) -> None:
+    client = site.signed_in("member")
+    client.get("/times")
+    uuid = site.world.times["m1"]["uuid"]
+    page = _htmx(client, "POST", f"/times/{uuid}", duration="1h", project="gwm", notes="y" * 300)
+    assert page.status == 400 and page.messages() == ["Notes can be at most 255 characters."]
+    assert site.api.ok(site.api.get(f"/times/{uuid}", site.world.token("member")))["revision"] == 1
+
+
 def test_logging_into_a_project_without_membership_is_refused_by_the_api(site: Site) -> None:
     client = site.signed_in("spec")  # spectator of gwm, not a member
     before = len(_times(site, "spec"))

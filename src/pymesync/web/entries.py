@@ -20,7 +20,7 @@ from pymesync.server.routes import projects as projects_route
 from pymesync.server.routes import times as times_route
 from pymesync.server.routes import users as users_route
 from pymesync.web import filters
-from pymesync.web.page import PAGE_HEADERS, Page, Refused, local_path, redirect
+from pymesync.web.page import PAGE_HEADERS, Page, Refused, local_path, redirect, time_form_error
 from pymesync.web.week import log_form_choices
 
 times = times_route.times
@@ -223,7 +223,7 @@ def update_entry(page: Page) -> Response:
     try:
         saved = page.api(times_route.update_time, method="POST", path={"uuid": uuid}, obj=fields)
     except ApiError as error:
-        return refused(error.text, error.status)
+        return refused(time_form_error(error), error.status)
     if page.partial:
         row = _row(page, saved, focus=True)
         row.headers["HX-Trigger"] = ENTRY_SAVED

@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from pymesync import _duration
+from pymesync import _duration, _wording
 from pymesync.server import auth, storage
 from pymesync.server.context import Config, Handler, caller_signed_in
+from pymesync.server.errors import ApiError
 from pymesync.web import api, session
 
 #: The page's own policy: scripts, styles and everything else only from this origin (so no inline
@@ -156,6 +157,13 @@ def redirect(path: str, **query: str) -> Response:
 
 
 PageHandler = Callable[[Page], Response]
+
+
+def time_form_error(error: ApiError) -> str:
+    """What to tell the person whose time entry form the API refused: plain words for a field's
+    problem (see :mod:`pymesync._wording`), else the API's own text."""
+    plain = _wording.plain_time_error(error.text)
+    return error.text if plain is None else f"{plain[0].upper()}{plain[1:]}."
 
 
 def _resolve(config: Config, found: session.Session | None) -> auth.Caller | None:

@@ -15,7 +15,7 @@ from pymesync.server.routes import activities as activities_route
 from pymesync.server.routes import times as times_route
 from pymesync.server.routes import users as users_route
 from pymesync.web import aggregate
-from pymesync.web.page import Page, Refused, redirect
+from pymesync.web.page import Page, Refused, redirect, time_form_error
 
 times = times_route.times
 #: The key of the weekly target (hours) in the user's ``meta`` JSON object, which users may change
@@ -151,7 +151,7 @@ def quick_log(page: Page) -> Response:
     try:
         page.api(times_route.create_time, method="POST", obj=fields)
     except ApiError as error:
-        return week_page(page, error=error.text, status=error.status)
+        return week_page(page, error=time_form_error(error), status=error.status)
     done = f"Logged {_duration.format_human_duration(seconds)} on {fields['project']} for {day:%a %d %b}."
     return redirect("/", week=_periods.monday(day).isoformat(), done=done)
 
