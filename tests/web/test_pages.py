@@ -300,7 +300,7 @@ def test_the_week_arrows_move_by_seven_days(site: Site) -> None:
     assert "Week of 20 April 2015" in page.text
     assert 'href="/?week=2015-04-13"' in page.text and 'href="/?week=2015-04-27"' in page.text
     # member's entries of that week: 2015-04-20 (30m on gwm) and those seeded around it
-    assert re.search(r"Mon 20 Apr</th>\s*<td class=\"num\">30m</td>", page.text)
+    assert re.search(r"Mon 20<span class=\"month\"> Apr</span></th>\s*<td class=\"num\">30m</td>", page.text)
 
 
 def test_weekly_target_is_kept_in_the_users_meta(site: Site) -> None:
