@@ -254,13 +254,15 @@ Handler = Callable[[Context], Response]
 #: cancel scopes and capacity limiter around each call (a third of the cost of the hop).
 _THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="timesync")
 
-#: Handlers that only read (no write, no password hashing, no lock): see :func:`endpoint`.
-_READS: set[Handler] = set()
+#: Handlers that only read (no write, no password hashing, no lock), and which of their requests
+#: may run on the event loop (None: all): see :func:`endpoint`.
+_READS: dict[Handler, Callable[[Context], bool] | None] = {}
 
 
-def read_only(handler: Handler) -> Handler:
-    """Mark a handler that only reads the database, so it may run on the event loop."""
-    _READS.add(handler)
+def read_only(handler: Handler, inline: Callable[[Context], bool] | None = None) -> Handler:
+    """Mark a handler that only reads the database, so it may run on the event loop; with
+    ``inline``, only the requests it says yes to (the others may read much)."""
+    _READS[handler] = inline
     return handler
 
 
@@ -271,11 +273,13 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
     never wait for a lock (WAL), and the hop to a worker thread and back cost more than the whole
     read (a full list's first page is at most :data:`routes.times.PAGE` rows; later pages stream
     from the thread pool). They read on the loop's own connection (:class:`storage.InlineReader`).
-    Everything else runs in the thread pool: writes may wait for the write lock, logins hash
-    passwords, the changes feed prunes its log now and then, and every PostgreSQL statement waits
-    for the network.
+    So do the changes feed's requests that continue from a token (a few log rows, usually none);
+    its complete reads, 2,000 objects a page, do not. Everything else runs in the thread pool:
+    writes may wait for the write lock, logins hash passwords, and every PostgreSQL statement
+    waits for the network.
     """
     reader = storage.inline_reader(config.engine) if handler in _READS else None
+    inline = _READS.get(handler)
 
     async def run(request: Request) -> Response:
         try:
@@ -289,7 +293,7 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 headers=request.headers,
                 peer=_peer(request.scope),
             )
-            if reader is not None:
+            if reader is not None and (inline is None or inline(context)):
                 with reader:
                     return run_handler(handler, context)
             return await asyncio.get_running_loop().run_in_executor(_THREADS, run_handler, handler, context)

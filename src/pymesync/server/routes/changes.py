@@ -10,7 +10,6 @@ endpoints' own conditions.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from starlette.responses import Response
 
 from pymesync.server import auth, changelog, errors, queries, schema, storage
-from pymesync.server.context import Context, json_response, query_caller
+from pymesync.server.context import Config, Context, json_response, logger, query_caller, read_only
 from pymesync.server.routes import activities, projects, times, users
 
 #: Collections that have a feed, in the order ``GET /`` lists them.
@@ -167,51 +166,82 @@ def start_over(reason: str) -> errors.ApiError:
     return errors.ApiError(410, "Start over", f"{reason}; read everything again without since")
 
 
-def _prune_now_and_then(context: Context) -> None:
-    """Drop log rows older than the retention, at most once per :data:`PRUNE_INTERVAL` per worker."""
+def _prune_now_and_then(config: Config) -> None:
+    """Drop log rows older than the retention, at most once per :data:`PRUNE_INTERVAL` per worker,
+    in a thread of its own: the request that finds it due does not wait for the write (on SQLite it
+    runs on the event loop)."""
     global _last_prune
     now = time.monotonic()
+    if _last_prune and now - _last_prune < PRUNE_INTERVAL:
+        return
     with _prune_lock:
         if _last_prune and now - _last_prune < PRUNE_INTERVAL:
             return
         _last_prune = now
-    cutoff = storage.now_ms() - int(context.config.changes_retention_days * 86_400_000)
-    with storage.transaction(context.engine, write=True) as connection:
-        changelog.prune(connection, cutoff)
+    threading.Thread(target=_prune, args=(config,), name="timesync-prune", daemon=True).start()
+
+
+def _prune(config: Config) -> None:
+    cutoff = storage.now_ms() - int(config.changes_retention_days * 86_400_000)
+    try:
+        with storage.transaction(config.engine, write=True) as connection:
+            changelog.prune(connection, cutoff)
+    except Exception as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__]
+        logger.warning("pruning the change log failed (%s); the next try is in an hour", reason[0])
+
+
+def _position(since: str | None) -> changelog.Token | None:
+    """``since`` if it is a token that continues from a position (not a page of a complete read):
+    such a request reads the log since it, usually a few rows or none, and is answered inline."""
+    if not since:
+        return None
+    try:
+        token = changelog.parse_token(since)
+    except changelog.StartOver:
+        return None
+    return token if token.after is None else None
 
 
 def _feed(collection: str) -> Callable[[Context], Response]:
     feed = FEEDS[collection]
 
-    def changes(context: Context) -> Response:
-        _prune_now_and_then(context)
-        with _snapshot(context.engine) as connection:
+    def follow(context: Context, since: changelog.Token) -> Response:
+        """What changed since a position: the log since it, then the objects it names."""
+        with storage.transaction(context.engine) as connection:
             caller = query_caller(context, connection)
-            since_text = context.first("since")
             try:
-                since = changelog.decode_token(connection, since_text) if since_text else None
+                keys, following = changelog.changes_since(connection, feed.kind, since)
             except changelog.StartOver as reason:
                 raise start_over(str(reason)) from None
-            deleted: list[str] = []
-            if since is None or since.after is not None:
-                # a complete read, page by page; its later pages keep the first page's position, so
-                # what changes while it goes on is read from the log afterwards
-                start = changelog.current_token(connection) if since is None else since
-                changed, last = feed.everything(connection, caller, start.after or 0)
-                following = changelog.Token(start.log_id, start.position, last)
-            else:
-                following = changelog.current_token(connection)
-                keys = changelog.changed_keys(connection, feed.kind, since, following)
-                changed, deleted = feed.lookup(connection, caller, keys)
-        more = following.after is not None
-        body = {"changed": changed, "deleted": deleted, "next": following.encode(), "more": more}
-        return Response(
-            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-            media_type="application/json",
+            changed, deleted = feed.lookup(connection, caller, keys)
+        return json_response(
+            {"changed": changed, "deleted": deleted, "next": following.encode(), "more": False}
+        )
+
+    def changes(context: Context) -> Response:
+        _prune_now_and_then(context.config)
+        since_text = context.first("since")
+        position = _position(since_text)
+        if position is not None:
+            return follow(context, position)
+        # a complete read, page by page; its later pages keep the first page's position, so what
+        # changes while it goes on is read from the log afterwards
+        with _snapshot(context.engine) as connection:
+            caller = query_caller(context, connection)
+            try:
+                start = changelog.decode_token(connection, since_text) if since_text else None
+            except changelog.StartOver as reason:
+                raise start_over(str(reason)) from None
+            start = start or changelog.current_token(connection)
+            changed, last = feed.everything(connection, caller, start.after or 0)
+        following = changelog.Token(start.log_id, start.position, last)
+        return json_response(
+            {"changed": changed, "deleted": [], "next": following.encode(), "more": last is not None}
         )
 
     changes.__qualname__ = f"{collection}_changes"
-    return changes
+    return read_only(changes, inline=lambda context: _position(context.first("since")) is not None)
 
 
 def describe_server(_context: Context) -> Response:
