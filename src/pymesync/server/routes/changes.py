@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 from starlette.responses import Response
 
-from pymesync.server import auth, changelog, errors, queries, schema, storage
+from pymesync.server import auth, changelog, errors, schema, storage
 from pymesync.server.context import Config, Context, json_response, logger, query_caller, read_only
 from pymesync.server.routes import activities, projects, times, users
 
@@ -66,10 +67,6 @@ def _in_key_order(keys: Sequence[str], live: dict[str, Any], seen: set[str]) -> 
     return changed, deleted
 
 
-def _time_rows(connection: Connection, conditions: list[Any]) -> Sequence[Row[Any]]:
-    return connection.execute(times.select_times().where(*conditions).order_by(times.times.c.id)).all()
-
-
 def _page_end(rows: Sequence[Row[Any]]) -> int | None:
     return rows[-1].id if len(rows) == PAGE else None
 
@@ -86,25 +83,53 @@ def _all_times(connection: Connection, caller: auth.Caller, after: int) -> tuple
     return times.render_many(connection, rows), _page_end(rows)
 
 
-def _times(connection: Connection, caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
-    table = times.times
-    live: dict[str, Any] = {}
-    seen: set[str] = set()
+#: Keys a look-up statement takes: a few changes (the usual case) fill one statement, padded with
+#: repeats of a key; more take one statement per :data:`SLOTS`. Fixed, so the statements are
+#: compiled once and run on the driver (:class:`storage.Read`).
+SLOTS = 32
+_KEYS = [sa.bindparam(f"key{slot}") for slot in range(SLOTS)]
+
+
+def _rows_by_key(read: storage.Read, connection: Connection, keys: Sequence[str]) -> list[Any]:
+    """The rows ``read`` finds for ``keys``, :data:`SLOTS` keys a statement."""
+    found = []
+    for start in range(0, len(keys), SLOTS):
+        chunk = keys[start : start + SLOTS]
+        padded = [*chunk, *(chunk[0] for _ in range(SLOTS - len(chunk)))]
+        found += read.all(connection, **{f"key{slot}": key for slot, key in enumerate(padded)})
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _time_lookup(caller: auth.Caller) -> storage.Read:
+    """The current revision of each time among the keys, whether the caller's listings show it (the
+    list endpoints' own conditions) and whether the caller may see it; built once per caller (a
+    follower asks again and again with the same token), which keeps it a statement of its own."""
+    table, users = times.times, schema.users
     visible = times.visible_to(caller)
-    for batch in queries.batches(keys):
-        rows = _time_rows(connection, [*times.listed_to(caller), table.c.uuid.in_(batch)])
-        current = [row for row in rows if row.deleted_at is None]
-        live.update((item["uuid"], item) for item in times.render_many(connection, current))
-        # a tombstone for each time the caller may see that is deleted or in no listing any more,
-        # and for each time that no longer exists at all (removed by another program)
-        existing = sa.select(table.c.uuid, table.c.user, table.c.project).where(
-            table.c.uuid.in_(batch), table.c.newest.is_(True)
+    listed = sa.and_(users.c.id.is_not(None), *times.listed_to(caller))
+    query = (
+        sa.select(
+            table,
+            users.c.username,
+            listed.label("listed"),
+            (sa.true() if visible is None else visible).label("visible"),
         )
-        present = {str(row.uuid) for row in connection.execute(existing)}
-        if visible is not None:
-            existing = existing.where(visible)
-        seen.update(str(row.uuid) for row in connection.execute(existing))
-        seen.update(key for key in batch if key not in present)
+        .select_from(table.outerjoin(users, users.c.id == table.c.user))
+        .where(table.c.uuid.in_(_KEYS), table.c.newest.is_(True))
+        .order_by(table.c.id)
+    )
+    return storage.Read(query)
+
+
+def _times(connection: Connection, caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
+    rows = _rows_by_key(_time_lookup(caller), connection, keys)
+    current = [row for row in rows if row.listed and row.deleted_at is None]
+    live = {item["uuid"]: item for item in times.render_many(connection, current)}
+    # a tombstone for each time the caller may see that is deleted or in no listing any more, and
+    # for each time that no longer exists at all (removed by another program)
+    present = {str(row.uuid) for row in rows}
+    seen = {str(row.uuid) for row in rows if row.visible} | {key for key in keys if key not in present}
     return _in_key_order(keys, live, seen)
 
 
@@ -120,15 +145,17 @@ def _revisioned(
         rows = connection.execute(query.order_by(table.c.id).limit(PAGE)).all()
         return render(connection, rows), _page_end(rows)
 
+    current = storage.Read(
+        sa.select(table)
+        .where(table.c.uuid.in_(_KEYS), table.c.newest.is_(True), table.c.deleted_at.is_(None))
+        .order_by(table.c.id)
+    )
+
     def lookup(
         connection: Connection, _caller: auth.Caller, keys: Sequence[str]
     ) -> tuple[list[Any], list[str]]:
-        live: dict[str, Any] = {}
-        for batch in queries.batches(keys):
-            query = sa.select(table).where(
-                table.c.uuid.in_(batch), table.c.newest.is_(True), table.c.deleted_at.is_(None)
-            )
-            live.update((item["uuid"], item) for item in render(connection, connection.execute(query).all()))
+        rows = _rows_by_key(current, connection, keys)
+        live = {item["uuid"]: item for item in render(connection, rows)}
         return _in_key_order(keys, live, set(keys))
 
     return everything, lookup
@@ -143,12 +170,13 @@ def _users_everything(
     return [users.render(row) for row in rows], _page_end(rows)
 
 
+_CURRENT_USERS = storage.Read(
+    sa.select(schema.users).where(schema.users.c.username.in_(_KEYS), schema.users.c.deleted_at.is_(None))
+)
+
+
 def _users(connection: Connection, _caller: auth.Caller, keys: Sequence[str]) -> tuple[list[Any], list[str]]:
-    table = schema.users
-    live: dict[str, Any] = {}
-    for batch in queries.batches(keys):
-        query = sa.select(table).where(table.c.username.in_(batch), table.c.deleted_at.is_(None))
-        live.update((row.username, users.render(row)) for row in connection.execute(query))
+    live = {row.username: users.render(row) for row in _rows_by_key(_CURRENT_USERS, connection, keys)}
     return _in_key_order(keys, live, set(keys))
 
 
