@@ -6,6 +6,7 @@ and at the end the copy equals what the list endpoint shows the same caller.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
@@ -311,6 +312,9 @@ def test_a_token_ahead_of_the_database_means_start_over(api: Api, world: World) 
     ):
         answer = api.get("/changes/times", admin, since=ahead.encode())
         assert answer.status == 410 and "ahead of this database" in answer.json["text"], answer.json
+    for beyond in (changelog.Token(token.log_id, 2**64), changelog.Token(token.log_id, 1, after=2**64)):
+        answer = api.get("/changes/times", admin, since=beyond.encode())
+        assert answer.status == 410 and "not a changes token" in answer.json["text"], answer.json
     assert api.ok(api.get("/changes/times", admin, since=follower.since))["changed"] == []
 
 
@@ -415,6 +419,45 @@ def test_a_write_still_open_when_the_token_was_given_is_not_missed(
         (uuid, "open while the token was given")
     ]
     assert follower.copy == follower.listed()
+
+
+def _encoded(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+_JSON_VALUES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_PAYLOADS = (
+    st.fixed_dictionaries(
+        {"v": st.just(1) | _JSON_VALUES, "log": _JSON_VALUES, "pos": _JSON_VALUES},
+        optional={"after": _JSON_VALUES},
+    )
+    | _JSON_VALUES
+    | st.lists(_JSON_VALUES, max_size=3)
+)
+_SINCE = st.text(max_size=300) | _PAYLOADS.map(_encoded)
+
+
+@given(_SINCE)
+@example(_encoded({"v": 1, "log": "a", "pos": float("inf")}))
+@example(_encoded({"v": 1, "log": "a", "pos": 1, "after": float("nan")}))
+@example(_encoded({"v": 1, "log": "a", "pos": 2**64}))
+def test_any_since_is_a_token_or_start_over(text: str) -> None:
+    try:
+        token = changelog.parse_token(text)
+    except changelog.StartOver:
+        return
+    assert isinstance(token.log_id, str) and 0 <= token.position < 2**63
+    assert token.after is None or 0 <= token.after < 2**63
+
+
+@given(
+    st.text("0123456789abcdef", min_size=16, max_size=16),
+    st.integers(0, 2**63 - 1),
+    st.none() | st.integers(0, 2**63 - 1),
+)
+def test_a_token_reads_back_as_it_was_written(log_id: str, position: int, after: int | None) -> None:
+    token = changelog.Token(log_id, position, after)
+    assert changelog.parse_token(token.encode()) == token
 
 
 # --- many writers, several workers, one follower ---------------------------------------------------------

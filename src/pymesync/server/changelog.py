@@ -34,6 +34,9 @@ changes = schema.changes
 LOG_ID_SETTING = "changes_log_id"
 HORIZON_SETTING = "changes_pruned_below"
 TOKEN_VERSION = 1
+#: Longer than any token of ours (about 110 characters): not worth decoding, nor remembering.
+MAX_TOKEN_LENGTH = 256
+_BIGINT_END = 2**63
 
 #: (table, the kind it changes, how the trigger finds the changed object's key from the row ``r``)
 _SQLITE_SOURCES = (
@@ -216,15 +219,20 @@ class StartOver(Exception):
 def parse_token(text: str) -> Token:
     """The token a client sent, as it reads (remembered: a client sends the same one again and
     again); :func:`check` says whether this database can continue it."""
+    token = None
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        data = json.loads(raw)
-        after = data.get("after")
-        if data.get("v") == TOKEN_VERSION:
-            return Token(str(data["log"]), int(data["pos"]), None if after is None else int(after))
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        if len(text) <= MAX_TOKEN_LENGTH:
+            data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            after = data.get("after")
+            if data.get("v") == TOKEN_VERSION:
+                token = Token(str(data["log"]), int(data["pos"]), None if after is None else int(after))
+                if not all(0 <= number < _BIGINT_END for number in (token.position, token.after or 0)):
+                    token = None  # not ours, and beyond what the databases' integers hold
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, binascii.Error):
         pass
-    raise StartOver("the token is not a changes token of this server")
+    if token is None:
+        raise StartOver("the token is not a changes token of this server")
+    return token
 
 
 def check(token: Token, log_id: str | None, horizon: str | None, boundary: int) -> None:

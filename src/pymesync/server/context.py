@@ -321,7 +321,7 @@ def run_handler(handler: Handler, context: Context) -> Response:
             raise
         except Exception as exc:
             if storage.is_unwritable(exc):
-                name, reason = handler.__qualname__, _reason(exc)
+                name, reason = handler.__qualname__, error_reason(exc)
                 logger.warning("%s: the database cannot store data now (%s); answered 503", name, reason)
                 raise errors.cannot_store() from None
             if storage.is_transient(exc) and attempt < ATTEMPTS:
@@ -329,14 +329,14 @@ def run_handler(handler: Handler, context: Context) -> Response:
                 attempt += 1
                 continue
             if storage.is_transient(exc) or storage.is_busy(exc):
-                name, reason = handler.__qualname__, _reason(exc)
+                name, reason = handler.__qualname__, error_reason(exc)
                 logger.warning("%s: %s after %d attempt(s); answered 503", name, reason, attempt)
                 raise errors.try_again() from None
             logger.exception("unexpected error in %s", handler.__qualname__)
             raise errors.server_error() from None
 
 
-def _reason(error: BaseException) -> str:
+def error_reason(error: BaseException) -> str:
     """The first line of a database error, without the statement or its parameters."""
     orig = getattr(error, "orig", None)
     return (str(orig or error).splitlines() or [type(error).__name__])[0]

@@ -23,7 +23,15 @@ from sqlalchemy.engine import Connection, Engine, Row
 from starlette.responses import Response
 
 from pymesync.server import auth, changelog, errors, schema, storage
-from pymesync.server.context import Config, Context, json_response, logger, query_caller, read_only
+from pymesync.server.context import (
+    Config,
+    Context,
+    error_reason,
+    json_response,
+    logger,
+    query_caller,
+    read_only,
+)
 from pymesync.server.routes import activities, projects, times, users
 
 #: Collections that have a feed, in the order ``GET /`` lists them.
@@ -87,7 +95,7 @@ def _all_times(connection: Connection, caller: auth.Caller, after: int) -> tuple
 #: repeats of a key; more take one statement per :data:`SLOTS`. Fixed, so the statements are
 #: compiled once and run on the driver (:class:`storage.Read`).
 SLOTS = 32
-_KEYS = [sa.bindparam(f"key{slot}") for slot in range(SLOTS)]
+_KEYS: list[sa.BindParameter[str]] = [sa.bindparam(f"key{slot}") for slot in range(SLOTS)]
 
 
 def _rows_by_key(read: storage.Read, connection: Connection, keys: Sequence[str]) -> list[Any]:
@@ -215,8 +223,7 @@ def _prune(config: Config) -> None:
         with storage.transaction(config.engine, write=True) as connection:
             changelog.prune(connection, cutoff)
     except Exception as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__]
-        logger.warning("pruning the change log failed (%s); the next try is in an hour", reason[0])
+        logger.warning("pruning the change log failed (%s); the next try is in an hour", error_reason(exc))
 
 
 def _position(since: str | None) -> changelog.Token | None:
