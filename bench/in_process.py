@@ -5,6 +5,10 @@ request, timed as CPU time of the process (a PostgreSQL server's not counted), w
 a shared machine hardly moves. Beside it runs the floor: a bare Starlette endpoint returning the bytes
 of ``GET /v1/activities``.
 
+Beside the small reads it times the changes feed as a warm ``timesync report`` asks it: nothing
+changed since the token, and three times changed since it (``bench/feed.py`` measures the same over
+a socket).
+
 Each checkout (this one, and with ``--baseline-src`` another checkout's ``src``) runs in its own
 process on its own SQLite database holding the same 1,000 times (``bench/server.py``'s data); the
 checkouts alternate for several rounds, and the table shows medians of µs per request.

@@ -279,6 +279,7 @@ def _feed(collection: str) -> Callable[[Context], Response]:
     return read_only(changes, inline=lambda context: _position(context.first("since")) is not None)
 
 
+@read_only
 def describe_server(_context: Context) -> Response:
     """What this server offers beyond the API, so clients know whether to use it."""
     return json_response(
