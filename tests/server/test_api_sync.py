@@ -288,6 +288,27 @@ def test_a_nothing_changed_answer_keeps_the_place(api: Api, world: World) -> Non
     assert follower.follow()["changed"] == []
 
 
+def test_many_changes_are_read_beside_the_event_loop(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read with a token that finds more changes than the event loop takes on is answered whole,
+    run again in the thread pool."""
+    from pymesync.server.routes import changes
+
+    monkeypatch.setattr(changes, "ON_LOOP_KEYS", 1)
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    follower.follow()
+    names = ["m1", "m2", "m3"]
+    for name in names:
+        api.ok(api.post(f"/times/{world.times[name]['uuid']}", {"notes": f"{name} again"}, admin))
+    answer = follower.follow()
+    assert [item["notes"] for item in answer["changed"]] == [f"{name} again" for name in names]
+    api.ok(api.post(f"/times/{world.times['m1']['uuid']}", {"notes": "one more"}, admin))
+    assert [item["notes"] for item in follower.follow()["changed"]] == ["one more"]
+    assert follower.copy == follower.listed()
+
+
 def test_changes_of_other_kinds_move_the_place_and_show_nothing(api: Api, world: World) -> None:
     admin = api.admin_token()
     follower = Follower(api, admin, "projects")

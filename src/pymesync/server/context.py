@@ -76,6 +76,8 @@ class Context:
     headers: Mapping[str, str] = field(default_factory=dict)
     #: The socket peer's address (see :func:`throttle.client_address`).
     peer: str | None = None
+    #: Whether the handler runs on the event loop (see :func:`endpoint` and :class:`MuchToDo`).
+    on_loop: bool = False
 
     @property
     def engine(self) -> Engine:
@@ -259,6 +261,11 @@ _THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="timesync")
 _READS: dict[Handler, Callable[[Context], bool] | None] = {}
 
 
+class MuchToDo(Exception):
+    """Raised by a handler running on the event loop whose request turned out to need long work:
+    :func:`endpoint` runs it again, from the start, in the thread pool."""
+
+
 def read_only(handler: Handler, inline: Callable[[Context], bool] | None = None) -> Handler:
     """Mark a handler that only reads the database, so it may run on the event loop; with
     ``inline``, only the requests it says yes to (the others may read much)."""
@@ -274,7 +281,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
     read (a full list's first page is at most :data:`routes.times.PAGE` rows; later pages stream
     from the thread pool). They read on the loop's own connection (:class:`storage.InlineReader`).
     So do the changes feed's requests that continue from a token (a few log rows, usually none);
-    its complete reads, 2,000 objects a page, do not. Everything else runs in the thread pool:
+    its complete reads, 2,000 objects a page, do not, nor those that find many changes
+    (:class:`MuchToDo`). Everything else runs in the thread pool:
     writes may wait for the write lock, logins hash passwords, and every PostgreSQL statement
     waits for the network.
     """
@@ -294,8 +302,12 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 peer=_peer(request.scope),
             )
             if reader is not None and (inline is None or inline(context)):
-                with reader:
-                    return run_handler(handler, context)
+                context.on_loop = True
+                try:
+                    with reader:
+                        return run_handler(handler, context)
+                except MuchToDo:
+                    context.on_loop = False
             return await asyncio.get_running_loop().run_in_executor(_THREADS, run_handler, handler, context)
         except ApiError as error:
             return error_response(error)
@@ -317,7 +329,7 @@ def run_handler(handler: Handler, context: Context) -> Response:
     while True:
         try:
             return handler(context)
-        except ApiError:
+        except (ApiError, MuchToDo):
             raise
         except Exception as exc:
             if storage.is_unwritable(exc):
