@@ -282,9 +282,8 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
     from the thread pool). They read on the loop's own connection (:class:`storage.InlineReader`).
     So do the changes feed's requests that continue from a token (a few log rows, usually none);
     its complete reads, 2,000 objects a page, do not, nor those that find many changes
-    (:class:`MuchToDo`). Everything else runs in the thread pool:
-    writes may wait for the write lock, logins hash passwords, and every PostgreSQL statement
-    waits for the network.
+    (:class:`MuchToDo`). Everything else runs in the thread pool: writes may wait for the write
+    lock, logins hash passwords, and every PostgreSQL statement waits for the network.
     """
     reader = storage.inline_reader(config.engine) if handler in _READS else None
     inline = _READS.get(handler)
