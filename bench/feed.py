@@ -7,9 +7,9 @@ settings), one request at a time, the median round trip; and the CPU time of the
 per request, which the machine's other load hardly moves.
 
 Each checkout (this one, and with ``--baseline-src`` another checkout's ``src``) serves its own
-database holding ``bench/server.py``'s 1,000 times; a token is taken, three times are changed, and
-the tokens after that are taken. The checkouts alternate for several rounds; the table shows medians
-and each request's ratio to ``GET /activities/:slug`` of the same checkout.
+database holding ``bench/server.py``'s 1,000 times (``--times``); a token is taken, three times are
+changed, and the tokens after that are taken. The checkouts alternate for several rounds; the table
+shows medians and each request's ratio to ``GET /activities/:slug`` of the same checkout.
 
     python bench/feed.py --baseline-src /tmp/before/src
     python bench/feed.py --baseline-src /tmp/before/src --postgres-url postgresql://postgres@127.0.0.1/postgres
@@ -69,8 +69,9 @@ def requests_for(port: int) -> dict[str, str]:
     connection = Connection(port)
     try:
         before = json.loads(connection.get(f"/v1/changes/times?{auth}"))
-        assert not before["more"], "the benchmark's times fit in one page"
-        changed = before["changed"][:CHANGES]
+        while before["more"]:
+            before = json.loads(connection.get(f"/v1/changes/times?since={quote(before['next'])}&{auth}"))
+        changed = json.loads(connection.get(f"/v1/times?limit={CHANGES}&{auth}"))
         for number, item in enumerate(changed):
             update = {"auth": {"type": "token", "token": token}, "object": {"notes": f"changed {number}"}}
             connection.post(f"/v1/times/{item['uuid']}", update)
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=400, help="requests per request kind and round")
+    parser.add_argument("--times", type=int, default=SMALL, help="stored times (the log holds two rows each)")
     args = parser.parse_args()
     backends = ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.postgres_url else [])
     trees = [Tree("after", SOURCE)]
@@ -146,7 +148,7 @@ def main() -> None:
             servers: dict[str, tuple[Server, dict[str, str]]] = {}
             for tree in trees:
                 url = stack.enter_context(database(backend, args.postgres_url))
-                tree.run("--load", url, str(SMALL))
+                tree.run("--load", url, str(args.times))
                 server = serve(tree, url)
                 stack.callback(server.stop)
                 servers[tree.name] = (server, requests_for(server.port))
