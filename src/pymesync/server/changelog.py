@@ -204,11 +204,17 @@ class Token:
     after: int | None = None
 
     def encode(self) -> str:
-        data: dict[str, object] = {"v": TOKEN_VERSION, "log": self.log_id, "pos": self.position}
-        if self.after is not None:
-            data["after"] = self.after
-        raw = json.dumps(data, separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return _encode(self)
+
+
+@lru_cache(maxsize=1024)
+def _encode(token: Token) -> str:
+    """A token's text (remembered: a follower that finds nothing new gets the same one again)."""
+    data: dict[str, object] = {"v": TOKEN_VERSION, "log": token.log_id, "pos": token.position}
+    if token.after is not None:
+        data["after"] = token.after
+    raw = json.dumps(data, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 class StartOver(Exception):

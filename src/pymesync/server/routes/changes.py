@@ -255,7 +255,7 @@ def _feed(collection: str) -> Callable[[Context], Response]:
                 raise start_over(str(reason)) from None
             if context.on_loop and len(keys) > ON_LOOP_KEYS:
                 raise MuchToDo
-            changed, deleted = feed.lookup(connection, caller, keys)
+            changed, deleted = feed.lookup(connection, caller, keys) if keys else ([], [])
         return json_response(
             {"changed": changed, "deleted": deleted, "next": following.encode(), "more": False}
         )
