@@ -5,6 +5,10 @@ request, timed as CPU time of the process (a PostgreSQL server's not counted), w
 a shared machine hardly moves. Beside it runs the floor: a bare Starlette endpoint returning the bytes
 of ``GET /v1/activities``.
 
+Beside the small reads it times the changes feed as a warm ``timesync report`` asks it: nothing
+changed since the token, and three times changed since it (``bench/feed.py`` measures the same over
+a socket).
+
 Each checkout (this one, and with ``--baseline-src`` another checkout's ``src``) runs in its own
 process on its own SQLite database holding the same 1,000 times (``bench/server.py``'s data); the
 checkouts alternate for several rounds, and the table shows medians of µs per request.
@@ -92,6 +96,8 @@ async def scenarios(url: str) -> dict[str, tuple[App, str, bytes]]:
     activities = _body(await call(app, "GET", "/v1/activities", query))
     listed = json.loads(_body(await call(app, "GET", "/v1/times", query + b"&limit=1")))
 
+    feed = await feed_queries(app, token, query)
+
     async def bare(_request: Request) -> Response:
         return Response(activities, media_type="application/json")
 
@@ -99,9 +105,36 @@ async def scenarios(url: str) -> dict[str, tuple[App, str, bytes]]:
     return {
         FLOOR: (floor, "/v1/activities", b""),
         "GET /activities": (app, "/v1/activities", query),
+        "GET /activities/:slug": (app, "/v1/activities/dev", query),
         "GET /times/:uuid": (app, f"/v1/times/{listed[0]['uuid']}", query),
         "GET /times one user's month": (app, "/v1/times", query + b"&" + MONTH.encode()),
         "GET /times (all 1,000)": (app, "/v1/times", query),
+        **{name: (app, path, feed_query) for name, (path, feed_query) in feed.items()},
+    }
+
+
+async def feed_queries(app: App, token: str, query: bytes) -> dict[str, tuple[str, bytes]]:
+    """The changes feed as a warm ``timesync report`` asks it: nothing changed since the token, and
+    three times changed since it (changed here, after the token was taken)."""
+
+    async def feed(collection: str, since: str | None = None) -> dict[str, Any]:
+        extra = b"" if since is None else b"&since=" + quote(since, safe="").encode()
+        return json.loads(_body(await call(app, "GET", f"/v1/changes/{collection}", query + extra)))  # type: ignore[no-any-return]
+
+    before = await feed("times")
+    for number, item in enumerate(before["changed"][:3]):
+        update = {"auth": {"type": "token", "token": token}, "object": {"notes": f"changed {number}"}}
+        await call(app, "POST", f"/v1/times/{item['uuid']}", body=json.dumps(update).encode())
+    times_now = await feed("times", before["next"])
+    projects_now = await feed("projects")
+
+    def since(token: str) -> bytes:
+        return query + b"&since=" + quote(token, safe="").encode()
+
+    return {
+        "GET /changes/projects, none": ("/v1/changes/projects", since(projects_now["next"])),
+        "GET /changes/times, none": ("/v1/changes/times", since(times_now["next"])),
+        "GET /changes/times, 3 changed": ("/v1/changes/times", since(before["next"])),
     }
 
 

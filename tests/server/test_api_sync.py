@@ -6,15 +6,17 @@ and at the end the copy equals what the list endpoint shows the same caller.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
@@ -265,6 +267,132 @@ def test_a_token_that_cannot_continue_means_start_over(
     assert follower.copy == follower.listed()
 
 
+def test_a_nothing_changed_answer_keeps_the_place(api: Api, world: World) -> None:
+    """The quick answer when the log did not move: its token, and the one it answered, both see the
+    next change, made by the API or committed straight to the database between two calls."""
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    follower.follow()
+    since = follower.since
+    quiet = api.ok(api.get("/changes/times", admin, since=since))
+    assert quiet == {"changed": [], "deleted": [], "next": quiet["next"], "more": False}
+    assert api.ok(api.get("/changes/times", admin, since=quiet["next"]))["changed"] == []
+    uuid = world.times["m1"]["uuid"]
+    api.ok(api.post(f"/times/{uuid}", {"notes": "after the quiet answer"}, admin))
+    for token in (since, quiet["next"]):
+        answer = api.ok(api.get("/changes/times", admin, since=token))
+        assert [(item["uuid"], item["notes"]) for item in answer["changed"]] == [
+            (uuid, "after the quiet answer")
+        ]
+    follower.follow()
+    assert follower.follow()["changed"] == []
+
+
+def test_many_changes_are_read_beside_the_event_loop(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read with a token that finds more changes than the event loop takes on is answered whole,
+    run again in the thread pool."""
+    from pymesync.server.routes import changes
+
+    monkeypatch.setattr(changes, "ON_LOOP_KEYS", 1)
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    follower.follow()
+    names = ["m1", "m2", "m3"]
+    for name in names:
+        api.ok(api.post(f"/times/{world.times[name]['uuid']}", {"notes": f"{name} again"}, admin))
+    answer = follower.follow()
+    assert [item["notes"] for item in answer["changed"]] == [f"{name} again" for name in names]
+    api.ok(api.post(f"/times/{world.times['m1']['uuid']}", {"notes": "one more"}, admin))
+    assert [item["notes"] for item in follower.follow()["changed"]] == ["one more"]
+    assert follower.copy == follower.listed()
+
+
+def test_changes_of_other_kinds_move_the_place_and_show_nothing(api: Api, world: World) -> None:
+    admin = api.admin_token()
+    follower = Follower(api, admin, "projects")
+    follower.follow()
+    api.ok(api.post(f"/times/{world.times['m1']['uuid']}", {"notes": "a time, not a project"}, admin))
+    answer = follower.follow()
+    assert (answer["changed"], answer["deleted"]) == ([], [])
+    api.ok(api.post("/projects/pgd", {"name": "Renamed"}, admin))
+    assert [item["name"] for item in follower.follow()["changed"]] == ["Renamed"]
+    assert follower.copy == follower.listed()
+
+
+def test_a_token_ahead_of_the_database_means_start_over(api: Api, world: World) -> None:
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    follower.follow()
+    assert follower.since is not None
+    token = changelog.parse_token(follower.since)
+    for ahead in (
+        changelog.Token(token.log_id, token.position + 1000),
+        changelog.Token(token.log_id, token.position + 1000, after=1),
+    ):
+        answer = api.get("/changes/times", admin, since=ahead.encode())
+        assert answer.status == 410 and "ahead of this database" in answer.json["text"], answer.json
+    for beyond in (changelog.Token(token.log_id, 2**64), changelog.Token(token.log_id, 1, after=2**64)):
+        answer = api.get("/changes/times", admin, since=beyond.encode())
+        assert answer.status == 410 and "not a changes token" in answer.json["text"], answer.json
+    assert api.ok(api.get("/changes/times", admin, since=follower.since))["changed"] == []
+
+
+def test_the_caller_is_checked_before_the_token(api: Api, world: World) -> None:
+    follower = Follower(api, api.admin_token())
+    follower.follow()
+    for since in (follower.since, "garbage"):
+        assert api.get("/changes/times", since=since).status == 401
+        assert api.get("/changes/times", "not-a-token", since=since).status == 401
+
+
+def test_new_rights_of_a_caller_apply_to_the_feed_at_once(api: Api, world: World) -> None:
+    """What a follower may see is decided per request, though its statement is built once per caller."""
+    admin, member = api.admin_token(), world.token("member")
+    follower = Follower(api, member)
+    follower.follow()
+    others = world.times["m2b"]["uuid"]  # member2's, in gwm, where member only works
+    api.ok(api.post(f"/times/{others}", {"notes": "unseen"}, admin))
+    assert follower.follow()["changed"] == []
+    api.ok(api.post("/users/member", {"site_spectator": True}, admin))
+    api.ok(api.post(f"/times/{others}", {"notes": "seen"}, admin))
+    assert [item["notes"] for item in follower.follow()["changed"]] == ["seen"]
+    api.ok(api.post("/users/member", {"site_spectator": False}, admin))
+    api.ok(api.post(f"/times/{others}", {"notes": "unseen again"}, admin))
+    assert others not in json.dumps(follower.follow())
+
+
+def test_the_log_is_pruned_beside_the_requests(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker prunes in a thread of its own, once an hour: the request that starts it is
+    answered as usual, and a token that needed the pruned rows then gets 410."""
+    monkeypatch.setenv("TIMESYNC_CHANGES_RETENTION_DAYS", str(0.1 / 86_400))  # a tenth of a second
+    with processes.deployment(backend, 2, 1, tmp_path) as running:
+        first, second = running.api(0), running.api(1)
+        admin = first.admin_token()
+        follower = Follower(first, admin)
+        project = first.create_project(users={ADMIN[0]: roles(member=True)})["slugs"][0]
+        activity = first.create_activity()["slug"]
+        uuid = first.create_time(admin, ADMIN[0], project, activities=[activity])["uuid"]
+        follower.follow()  # the first process prunes what is older than a tenth of a second
+        first.ok(first.post(f"/times/{uuid}", {"notes": "to be pruned"}, admin))
+        time.sleep(0.3)
+        answer = second.get("/changes/times", admin, since=follower.since)  # the second one prunes now
+        assert answer.status in (200, 410), answer.json
+        deadline = time.monotonic() + 15
+        while answer.status == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            answer = second.get("/changes/times", admin, since=follower.since)
+        assert answer.status == 410 and "pruned" in answer.json["text"], answer.json
+        assert first.get("/changes/times", admin, since=follower.since).status == 410
+        follower.since = None
+        assert [item["notes"] for item in follower.follow()["changed"]] == ["to be pruned"]
+        assert follower.copy == follower.listed()
+        assert "pruning the change log failed" not in running.log_text()
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL")
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_transaction_that_commits_late_is_not_missed(api: Api, world: World, server: Any) -> None:
@@ -286,6 +414,71 @@ def test_a_transaction_that_commits_late_is_not_missed(api: Api, world: World, s
     seen = {item["uuid"]: item["notes"] for item in [*while_open["changed"], *after["changed"]]}
     assert seen == {late: "committed late", early: "committed early"}
     assert follower.copy == follower.listed()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL")
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_write_still_open_when_the_token_was_given_is_not_missed(
+    api: Api, world: World, server: Any
+) -> None:
+    """The token given while a transaction that wrote is open, by the quick answer or not, stays
+    behind it: the write arrives once it commits."""
+    import psycopg
+
+    admin = api.admin_token()
+    follower = Follower(api, admin)
+    uuid = world.times["m1"]["uuid"]
+    url = server.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as slow:
+        slow.execute("UPDATE times SET notes = 'open while the token was given' WHERE uuid = %s", (uuid,))
+        follower.follow()  # a complete read: its token is behind the open write
+        quiet = follower.follow()
+        assert quiet["changed"] == [] and follower.follow()["changed"] == []
+        slow.commit()
+    answer = follower.follow()
+    assert [(item["uuid"], item["notes"]) for item in answer["changed"]] == [
+        (uuid, "open while the token was given")
+    ]
+    assert follower.copy == follower.listed()
+
+
+def _encoded(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+_JSON_VALUES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_PAYLOADS = (
+    st.fixed_dictionaries(
+        {"v": st.just(1) | _JSON_VALUES, "log": _JSON_VALUES, "pos": _JSON_VALUES},
+        optional={"after": _JSON_VALUES},
+    )
+    | _JSON_VALUES
+    | st.lists(_JSON_VALUES, max_size=3)
+)
+_SINCE = st.text(max_size=300) | _PAYLOADS.map(_encoded)
+
+
+@given(_SINCE)
+@example(_encoded({"v": 1, "log": "a", "pos": float("inf")}))
+@example(_encoded({"v": 1, "log": "a", "pos": 1, "after": float("nan")}))
+@example(_encoded({"v": 1, "log": "a", "pos": 2**64}))
+def test_any_since_is_a_token_or_start_over(text: str) -> None:
+    try:
+        token = changelog.parse_token(text)
+    except changelog.StartOver:
+        return
+    assert isinstance(token.log_id, str) and 0 <= token.position < 2**63
+    assert token.after is None or 0 <= token.after < 2**63
+
+
+@given(
+    st.text("0123456789abcdef", min_size=16, max_size=16),
+    st.integers(0, 2**63 - 1),
+    st.none() | st.integers(0, 2**63 - 1),
+)
+def test_a_token_reads_back_as_it_was_written(log_id: str, position: int, after: int | None) -> None:
+    token = changelog.Token(log_id, position, after)
+    assert changelog.parse_token(token.encode()) == token
 
 
 # --- many writers, several workers, one follower ---------------------------------------------------------

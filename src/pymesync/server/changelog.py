@@ -22,17 +22,21 @@ import binascii
 import json
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pymesync.server import schema
+from pymesync.server import schema, storage
 
 changes = schema.changes
 #: Settings rows: the log's identity (tokens of another log are refused) and the pruned horizon.
 LOG_ID_SETTING = "changes_log_id"
 HORIZON_SETTING = "changes_pruned_below"
 TOKEN_VERSION = 1
+#: Longer than any token of ours (about 110 characters): not worth decoding, nor remembering.
+MAX_TOKEN_LENGTH = 256
+_BIGINT_END = 2**63
 
 #: (table, the kind it changes, how the trigger finds the changed object's key from the row ``r``)
 _SQLITE_SOURCES = (
@@ -141,19 +145,53 @@ def _position_column(connection: Connection) -> sa.ColumnElement[int]:
     return changes.c.xid if connection.dialect.name == "postgresql" else changes.c.seq
 
 
-def read_boundary(connection: Connection) -> int:
-    """The position up to which this transaction's snapshot sees every change (exclusive)."""
-    if connection.dialect.name == "postgresql":
-        return int(
-            connection.execute(
-                sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            ).scalar_one()
+#: Per dialect: the log's position column, and the read boundary: the position up to which the
+#: statement's snapshot sees every change (exclusive). SQLite's is the highest ``seq`` ever given
+#: plus one (AUTOINCREMENT keeps it in ``sqlite_sequence``), not ``max(seq)``: pruning must not
+#: move it back. PostgreSQL's is the snapshot's ``xmin`` (see the module's docstring).
+_POSITIONS = {
+    "sqlite": ("seq", f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{changes.name}'), 0) + 1"),
+    "postgresql": ("xid", "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)"),
+}
+_STATE_COLUMNS = (
+    sa.column("log_id", sa.Text),
+    sa.column("horizon", sa.Text),
+    sa.column("boundary", sa.BigInteger),
+)
+
+
+def _state_query(position: str, boundary: str, *, with_keys: bool) -> storage.Read:
+    """The log's id, its pruned horizon and the read boundary, read in one statement (so in one
+    snapshot and one round trip); ``with_keys`` adds after that row the keys of ``:kind`` changed
+    from ``:since`` up to the boundary, in the order of their last change."""
+    settings = schema.settings.name
+    state = f"""
+        WITH state AS (
+            SELECT
+                (SELECT value FROM {settings} WHERE name = '{LOG_ID_SETTING}') AS log_id,
+                (SELECT value FROM {settings} WHERE name = '{HORIZON_SETTING}') AS horizon,
+                {boundary} AS boundary
         )
-    # the highest seq ever given (AUTOINCREMENT keeps it), not max(seq): pruning must not move it back
-    last = connection.execute(
-        sa.text("SELECT seq FROM sqlite_sequence WHERE name = :table"), {"table": changes.name}
-    ).scalar()
-    return int(last or 0) + 1
+    """
+    if not with_keys:
+        query = sa.text(f"{state} SELECT log_id, horizon, boundary FROM state")
+        return storage.Read(query.columns(*_STATE_COLUMNS))
+    # seq starts at 1: the state's row, "last" 0, comes first
+    keys = f"""
+        SELECT log_id, horizon, boundary, NULL AS key, 0 AS last FROM state
+        UNION ALL
+        SELECT NULL, NULL, NULL, log.key, max(log.seq)
+        FROM {changes.name} AS log
+        WHERE log.kind = :kind AND log.{position} >= :since AND log.{position} < (SELECT boundary FROM state)
+        GROUP BY log.key
+        ORDER BY last
+    """
+    columns = (*_STATE_COLUMNS, sa.column("key", sa.Text), sa.column("last", sa.BigInteger))
+    return storage.Read(sa.text(state + keys).columns(*columns))
+
+
+_STATE = {name: _state_query(*position, with_keys=False) for name, position in _POSITIONS.items()}
+_STATE_AND_KEYS = {name: _state_query(*position, with_keys=True) for name, position in _POSITIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -166,60 +204,81 @@ class Token:
     after: int | None = None
 
     def encode(self) -> str:
-        data: dict[str, object] = {"v": TOKEN_VERSION, "log": self.log_id, "pos": self.position}
-        if self.after is not None:
-            data["after"] = self.after
-        raw = json.dumps(data, separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return _encode(self)
+
+
+@lru_cache(maxsize=1024)
+def _encode(token: Token) -> str:
+    """A token's text (remembered: a follower that finds nothing new gets the same one again)."""
+    data: dict[str, object] = {"v": TOKEN_VERSION, "log": token.log_id, "pos": token.position}
+    if token.after is not None:
+        data["after"] = token.after
+    raw = json.dumps(data, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 class StartOver(Exception):
     """The token cannot be continued: the client must read everything again (no token)."""
 
 
-def decode_token(connection: Connection, text: str) -> Token:
-    """The token a client sent, checked against this database's log and its pruned horizon."""
+@lru_cache(maxsize=1024)
+def parse_token(text: str) -> Token:
+    """The token a client sent, as it reads (remembered: a client sends the same one again and
+    again); :func:`check` says whether this database can continue it."""
+    token = None
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        data = json.loads(raw)
-        after = data.get("after")
-        token = (
-            Token(str(data["log"]), int(data["pos"]), None if after is None else int(after))
-            if data.get("v") == TOKEN_VERSION
-            else None
-        )
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
-        token = None
+        if len(text) <= MAX_TOKEN_LENGTH:
+            data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            after = data.get("after")
+            if data.get("v") == TOKEN_VERSION:
+                token = Token(str(data["log"]), int(data["pos"]), None if after is None else int(after))
+                if not all(0 <= number < _BIGINT_END for number in (token.position, token.after or 0)):
+                    token = None  # not ours, and beyond what the databases' integers hold
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, binascii.Error):
+        pass
     if token is None:
         raise StartOver("the token is not a changes token of this server")
-    if token.log_id != _setting(connection, LOG_ID_SETTING):
+    return token
+
+
+def check(token: Token, log_id: str | None, horizon: str | None, boundary: int) -> None:
+    """Refuse a token this log cannot continue: of another log, older than its pruned horizon, or
+    ahead of its read boundary."""
+    if token.log_id != log_id:
         raise StartOver("the token belongs to another database or an earlier change log")
-    horizon = _setting(connection, HORIZON_SETTING)
     if horizon is not None and token.position <= int(horizon):
         raise StartOver("changes after the token were pruned from the log")
-    if token.position > read_boundary(connection):
+    if token.position > boundary:
         raise StartOver("the token is ahead of this database (restored from a backup?)")
+
+
+def _state(connection: Connection) -> tuple[str | None, str | None, int]:
+    log_id, horizon, boundary = _STATE[connection.dialect.name].tuples(connection)[0]
+    return log_id, horizon, int(boundary)
+
+
+def decode_token(connection: Connection, text: str) -> Token:
+    """The token a client sent, checked against this database's log and its pruned horizon."""
+    token = parse_token(text)
+    check(token, *_state(connection))
     return token
 
 
 def current_token(connection: Connection) -> Token:
-    log_id = _setting(connection, LOG_ID_SETTING)
+    log_id, _, boundary = _state(connection)
     if log_id is None:
         raise RuntimeError("the change log has no id; create the schema first")
-    return Token(log_id, read_boundary(connection))
+    return Token(log_id, boundary)
 
 
-def changed_keys(connection: Connection, kind: str, since: Token, until: Token) -> list[str]:
-    """Keys of the objects of ``kind`` changed from ``since`` up to ``until``, oldest change first."""
-    position = _position_column(connection)
-    last_seq = sa.func.max(changes.c.seq)
-    query = (
-        sa.select(changes.c.key, last_seq)
-        .where(changes.c.kind == kind, position >= since.position, position < until.position)
-        .group_by(changes.c.key)
-        .order_by(last_seq)
-    )
-    return [str(key) for key, _ in connection.execute(query)]
+def changes_since(connection: Connection, kind: str, since: Token) -> tuple[list[str], Token]:
+    """Keys of the objects of ``kind`` changed since the token, oldest change first, and the token
+    to read on from; :class:`StartOver` if this log cannot continue it. One statement: when nothing
+    changed it costs about what reading one settings row costs."""
+    rows = _STATE_AND_KEYS[connection.dialect.name].tuples(connection, kind=kind, since=since.position)
+    log_id, horizon, boundary, _, _ = rows[0]
+    check(since, log_id, horizon, int(boundary))
+    return [str(key) for _, _, _, key, _ in rows[1:]], Token(since.log_id, int(boundary))
 
 
 def prune(connection: Connection, older_than_ms: int) -> int:

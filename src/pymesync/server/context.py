@@ -76,6 +76,8 @@ class Context:
     headers: Mapping[str, str] = field(default_factory=dict)
     #: The socket peer's address (see :func:`throttle.client_address`).
     peer: str | None = None
+    #: Whether the handler runs on the event loop (see :func:`endpoint` and :class:`MuchToDo`).
+    on_loop: bool = False
 
     @property
     def engine(self) -> Engine:
@@ -254,13 +256,20 @@ Handler = Callable[[Context], Response]
 #: cancel scopes and capacity limiter around each call (a third of the cost of the hop).
 _THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="timesync")
 
-#: Handlers that only read (no write, no password hashing, no lock): see :func:`endpoint`.
-_READS: set[Handler] = set()
+#: Handlers that only read (no write, no password hashing, no lock), and which of their requests
+#: may run on the event loop (None: all): see :func:`endpoint`.
+_READS: dict[Handler, Callable[[Context], bool] | None] = {}
 
 
-def read_only(handler: Handler) -> Handler:
-    """Mark a handler that only reads the database, so it may run on the event loop."""
-    _READS.add(handler)
+class MuchToDo(Exception):
+    """Raised by a handler running on the event loop whose request turned out to need long work:
+    :func:`endpoint` runs it again, from the start, in the thread pool."""
+
+
+def read_only(handler: Handler, inline: Callable[[Context], bool] | None = None) -> Handler:
+    """Mark a handler that only reads the database, so it may run on the event loop; with
+    ``inline``, only the requests it says yes to (the others may read much)."""
+    _READS[handler] = inline
     return handler
 
 
@@ -271,11 +280,13 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
     never wait for a lock (WAL), and the hop to a worker thread and back cost more than the whole
     read (a full list's first page is at most :data:`routes.times.PAGE` rows; later pages stream
     from the thread pool). They read on the loop's own connection (:class:`storage.InlineReader`).
-    Everything else runs in the thread pool: writes may wait for the write lock, logins hash
-    passwords, the changes feed prunes its log now and then, and every PostgreSQL statement waits
-    for the network.
+    So do the changes feed's requests that continue from a token (a few log rows, usually none);
+    its complete reads, 2,000 objects a page, do not, nor those that find many changes
+    (:class:`MuchToDo`). Everything else runs in the thread pool: writes may wait for the write
+    lock, logins hash passwords, and every PostgreSQL statement waits for the network.
     """
     reader = storage.inline_reader(config.engine) if handler in _READS else None
+    inline = _READS.get(handler)
 
     async def run(request: Request) -> Response:
         try:
@@ -289,9 +300,13 @@ def endpoint(config: Config, handler: Handler) -> Callable[[Request], Awaitable[
                 headers=request.headers,
                 peer=_peer(request.scope),
             )
-            if reader is not None:
-                with reader:
-                    return run_handler(handler, context)
+            if reader is not None and (inline is None or inline(context)):
+                context.on_loop = True
+                try:
+                    with reader:
+                        return run_handler(handler, context)
+                except MuchToDo:
+                    context.on_loop = False
             return await asyncio.get_running_loop().run_in_executor(_THREADS, run_handler, handler, context)
         except ApiError as error:
             return error_response(error)
@@ -313,11 +328,11 @@ def run_handler(handler: Handler, context: Context) -> Response:
     while True:
         try:
             return handler(context)
-        except ApiError:
+        except (ApiError, MuchToDo):
             raise
         except Exception as exc:
             if storage.is_unwritable(exc):
-                name, reason = handler.__qualname__, _reason(exc)
+                name, reason = handler.__qualname__, error_reason(exc)
                 logger.warning("%s: the database cannot store data now (%s); answered 503", name, reason)
                 raise errors.cannot_store() from None
             if storage.is_transient(exc) and attempt < ATTEMPTS:
@@ -325,14 +340,14 @@ def run_handler(handler: Handler, context: Context) -> Response:
                 attempt += 1
                 continue
             if storage.is_transient(exc) or storage.is_busy(exc):
-                name, reason = handler.__qualname__, _reason(exc)
+                name, reason = handler.__qualname__, error_reason(exc)
                 logger.warning("%s: %s after %d attempt(s); answered 503", name, reason, attempt)
                 raise errors.try_again() from None
             logger.exception("unexpected error in %s", handler.__qualname__)
             raise errors.server_error() from None
 
 
-def _reason(error: BaseException) -> str:
+def error_reason(error: BaseException) -> str:
     """The first line of a database error, without the statement or its parameters."""
     orig = getattr(error, "orig", None)
     return (str(orig or error).splitlines() or [type(error).__name__])[0]

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.schema import CreateIndex
 
-from pymesync.server import auth, changelog, schema
+from pymesync.server import auth, schema
 from pymesync.server.errors import ConfigError
 
 #: How long SQLite waits for another writer's lock before giving up, in milliseconds.
@@ -332,7 +332,7 @@ class Read:
     ``Connection.execute``, without the parameters.
     """
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.TextualSelect) -> None:
         self._statement = statement
         self._row: Any = collections.namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
@@ -588,6 +588,8 @@ def create_schema(engine: Engine) -> None:
     empty database (several hosts brought up at once) create it once: the others wait, then find
     every table there.
     """
+    from pymesync.server import changelog  # it runs its statements with Read, defined here
+
     if _schema_is_complete(engine):
         return
     with transaction(engine, write=True) as connection:
@@ -606,6 +608,8 @@ def _schema_is_complete(engine: Engine) -> bool:
     existing = {index["name"] for table in tables for index in inspector.get_indexes(table)}
     if not all(index.name in existing for index in schema.EXTRA_INDEXES):
         return False
+    from pymesync.server import changelog
+
     with engine.connect() as connection:
         return changelog.is_complete(connection)
 
