@@ -10,7 +10,6 @@ one with a blocking transport, the other with ``await``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
@@ -32,7 +31,17 @@ from pymesync.errors import (
     ValidationError,
     error_from_body,
 )
-from pymesync.models import Activity, ByFieldValues, Model, Project, ProjectRole, Time, User
+from pymesync.models import (
+    Activity,
+    ByFieldValues,
+    Model,
+    Project,
+    ProjectRole,
+    Time,
+    User,
+    frozen_dataclass,
+    set_field,
+)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -562,7 +571,7 @@ def _on_revision(
 FULL_READ_TOKEN: Final = "full-read"
 
 
-@dataclasses.dataclass(frozen=True, eq=False)  # compared by ByFieldValues
+@frozen_dataclass()
 class Changes(ByFieldValues, Generic[M]):
     """What changed in a collection since a token: objects created or changed (as they are now), ids
     (uuid, or username for users) of those deleted, and the token for the next call.
@@ -576,6 +585,12 @@ class Changes(ByFieldValues, Generic[M]):
     deleted: list[str]
     token: str
     restarted: bool = False
+
+    def __init__(self, changed: list[M], deleted: list[str], token: str, restarted: bool = False) -> None:
+        set_field(self, "changed", changed)
+        set_field(self, "deleted", deleted)
+        set_field(self, "token", token)
+        set_field(self, "restarted", restarted)
 
 
 class ChangesReader(Generic[M]):
