@@ -31,14 +31,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from pymesync.errors import UnexpectedResponse
 
-if TYPE_CHECKING:
-    from typing_extensions import dataclass_transform
-else:  # read by type checkers only (typing has it from Python 3.11 on)
-
-    def dataclass_transform(**_: object) -> Callable[[T], T]:
-        return lambda decorator: decorator
-
-
 __all__ = ["Activity", "Model", "Project", "ProjectRole", "Time", "User"]
 
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
@@ -180,6 +172,14 @@ def _compared(cls: type) -> tuple[Callable[[object], tuple[Any, ...]], Callable[
     return found
 
 
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:  # only type checkers read it (typing has it from Python 3.11 on; typing_extensions is no dependency)
+
+    def dataclass_transform(**_: object) -> Callable[[T], T]:
+        return lambda decorator: decorator
+
+
 #: How a hand-written ``__init__`` sets a field of its (frozen) instance, as a generated one does.
 set_field = object.__setattr__
 #: The default a generated ``__init__`` gives a field that has a default factory (``<factory>`` in its
@@ -198,8 +198,8 @@ def frozen_dataclass(*, slots: bool = False) -> Callable[[type[T]], type[T]]:
     """
 
     def make(cls: type[T]) -> type[T]:
-        if "__init__" not in vars(cls):
-            raise TypeError(f"{cls.__name__} writes its __init__ (see pymesync.models)")
+        if not issubclass(cls, ByFieldValues) or "__init__" not in vars(cls):
+            raise TypeError(f"{cls.__name__}: frozen_dataclass is for ByFieldValues classes with an __init__")
         made: Any = dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots)
         # what dataclasses reads of a base class, so that dataclass subclasses are as of a frozen one
         made.__dataclass_params__.frozen = True

@@ -294,12 +294,22 @@ def test_default_factories_run_per_instance_as_before() -> None:
     assert dataclasses.replace(Time(extra={"x": 1}), duration=5).extra == {"x": 1}
 
 
-def test_a_class_must_write_its_init() -> None:
-    with pytest.raises(TypeError, match="writes its __init__"):
+def test_only_by_field_values_classes_that_write_their_init_are_made() -> None:
+    """Without ByFieldValues a class would be neither frozen nor compared; without __init__, not built."""
+    with pytest.raises(TypeError, match="for ByFieldValues classes with an __init__"):
 
         @frozen_dataclass()
         class Forgotten(ByFieldValues):
             value: int = 0
+
+    with pytest.raises(TypeError, match="for ByFieldValues classes with an __init__"):
+
+        @frozen_dataclass()
+        class Plain:
+            value: int = 0
+
+            def __init__(self, value: int = 0) -> None:
+                self.value = value
 
 
 def test_type_checkers_see_frozen_dataclasses(tmp_path: Any) -> None:
