@@ -10,16 +10,13 @@ one with a blocking transport, the other with ``await``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
 from pymesync import _wire
-from pymesync._query import FLAGS, filter_values, flag
 from pymesync._token import token_payload
-from pymesync._validation import FIELDS, hash_passwords, validate_object
 from pymesync._wire import NOT_JSON, Request, Response, finite_number, is_error_object, parse_body
 from pymesync.errors import (
     AuthenticationError,
@@ -32,7 +29,21 @@ from pymesync.errors import (
     ValidationError,
     error_from_body,
 )
-from pymesync.models import Activity, ByFieldValues, Model, Project, ProjectRole, Time, User
+from pymesync.models import (
+    Activity,
+    ByFieldValues,
+    Model,
+    Project,
+    ProjectRole,
+    Time,
+    User,
+    frozen_dataclass,
+    set_field,
+)
+
+# The list filters (pymesync._query) and the object checks (pymesync._validation: durations, bcrypt) are
+# imported by the operations that use them: a command line run that only reads the changes feeds (a warm
+# report) loads neither.
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -321,6 +332,8 @@ def check_filters(kind: Kind[Any], filters: Mapping[str, object], allowed: Itera
 
 
 def query_pairs(kind: Kind[Any], filters: Mapping[str, object]) -> _wire.QueryPairs:
+    from pymesync._query import FLAGS, filter_values, flag
+
     pairs: list[tuple[str, str]] = []
     for key in kind.filters:
         if key not in filters or filters[key] is None:
@@ -341,6 +354,8 @@ def ident_of(kind: Kind[M], ident: str | M) -> str:
 
 
 def get(session: Session, kind: Kind[M], ident: str | M, flags: Mapping[str, object]) -> Exchange[M]:
+    from pymesync._query import flag
+
     check_filters(kind, flags, kind.get_flags)
     key = ident_of(kind, ident)
     params = tuple((name, flag(flags[name])) for name in kind.get_flags if name in flags)
@@ -425,20 +440,18 @@ def _wire_value(value: object) -> object:
     return value
 
 
-#: What ``create`` takes from a model: every field the API accepts but the password, which models never keep.
-_MODEL_FIELDS: Final = {
-    kind: tuple(name for name in (*required, *optional) if name != "password")
-    for kind, (required, optional) in FIELDS.items()
-}
-
-
 def fields_of(kind: Kind[Any], item: object) -> dict[str, Any]:
-    """The fields to send for a model or mapping given to ``create``/``create_many``."""
+    """The fields to send for a model or mapping given to ``create``/``create_many``: of a model, every
+    field the API accepts but the password, which models never keep."""
     if isinstance(item, Model):
+        from pymesync._validation import FIELDS
+
         if not isinstance(item, kind.model):
             raise ValidationError(f"{kind.name} object: got a {type(item).__name__}")
         data = item.to_dict()
-        fields = {key: data[key] for key in _MODEL_FIELDS[kind.name] if data.get(key) is not None}
+        required, optional = FIELDS[kind.name]
+        accepted = (key for key in (*required, *optional) if key != "password")
+        fields = {key: data[key] for key in accepted if data.get(key) is not None}
         if kind.name == "time" and isinstance(item, Time) and item.project:
             fields["project"] = item.project[0]
         return fields
@@ -449,6 +462,8 @@ def fields_of(kind: Kind[Any], item: object) -> dict[str, Any]:
 
 def prepare(session: Session, kind: Kind[Any], fields: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
     """Normalise Python values, fill a time's ``user`` with ours, and run the shared local validation."""
+    from pymesync._validation import validate_object
+
     obj = {key: _wire_value(_seconds(value) if key == "duration" else value) for key, value in fields.items()}
     if kind.name == "time" and create and obj.get("user") is None:
         obj["user"] = session.username
@@ -461,6 +476,8 @@ def prepare(session: Session, kind: Kind[Any], fields: Mapping[str, Any], *, cre
 def _sendable(kind: Kind[Any], obj: dict[str, Any]) -> Exchange[dict[str, Any]]:
     """Hash a user's password (slow on purpose, so it runs as a :class:`Blocking` step)."""
     if kind.name == "user" and "password" in obj:
+        from pymesync._validation import hash_passwords
+
         hashed: dict[str, Any] = yield Blocking(lambda: hash_passwords(obj))
         return hashed
     return obj
@@ -562,7 +579,7 @@ def _on_revision(
 FULL_READ_TOKEN: Final = "full-read"
 
 
-@dataclasses.dataclass(frozen=True, eq=False)  # compared by ByFieldValues
+@frozen_dataclass()
 class Changes(ByFieldValues, Generic[M]):
     """What changed in a collection since a token: objects created or changed (as they are now), ids
     (uuid, or username for users) of those deleted, and the token for the next call.
@@ -576,6 +593,12 @@ class Changes(ByFieldValues, Generic[M]):
     deleted: list[str]
     token: str
     restarted: bool = False
+
+    def __init__(self, changed: list[M], deleted: list[str], token: str, restarted: bool = False) -> None:
+        set_field(self, "changed", changed)
+        set_field(self, "deleted", deleted)
+        set_field(self, "token", token)
+        set_field(self, "restarted", restarted)
 
 
 class ChangesReader(Generic[M]):

@@ -12,18 +12,19 @@ import collections
 import datetime
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pymesync import _bulk
 from pymesync import _operations as ops
 from pymesync._async_transport import AsyncTransport
-from pymesync._bulk import BulkResult
 from pymesync._faces import ClientBase, CollectionState, summary_window
 from pymesync._operations import Blocking, Exchange, M
 from pymesync._wire import Request, Response
 from pymesync.errors import TransportError
 from pymesync.models import Activity, Project, Time, User
-from pymesync.reports import Summary, summarize
+
+if TYPE_CHECKING:  # bulk creation and the reports load when first used, as in pymesync.client
+    from pymesync._bulk import BulkResult
+    from pymesync.reports import Summary
 
 __all__ = ["AsyncClient", "AsyncCollection", "AsyncTimeCollection"]
 
@@ -132,6 +133,8 @@ class AsyncTimeCollection(AsyncCollection[Time]):
         items: Iterable[Time | Mapping[str, Any]] | AsyncIterable[Time | Mapping[str, Any]],
         concurrency: int,
     ) -> AsyncIterator[BulkResult[Time]]:
+        from pymesync import _bulk
+
         await self._driver.run(self._session.ready())
         claims = _bulk.Claims()
         slots = asyncio.Semaphore(concurrency)
@@ -161,6 +164,8 @@ class AsyncTimeCollection(AsyncCollection[Time]):
         by: Sequence[str] = ("project",),
         **filters: Any,
     ) -> Summary:
+        from pymesync.reports import summarize
+
         return summarize(await self.list(**filters, **summary_window(start, end)), by)
 
 

@@ -21,12 +21,11 @@ over as one :class:`Gathered` instead of every entry; the rules above stay defin
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
-from pymesync.models import ByFieldValues, Time
+from pymesync.models import ByFieldValues, Time, frozen_dataclass, set_field
 
 __all__ = [
     "GROUPED_FIELDS",
@@ -104,7 +103,7 @@ def fields_read(keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(field for field in GROUPED_FIELDS if field in read)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@frozen_dataclass()
 class Gathered(ByFieldValues):
     """Entries equal in :data:`GROUPED_FIELDS`, summed beforehand: ``like`` has those fields (its duration
     is not read), ``seconds`` and ``entries`` are the sums of the set.
@@ -116,6 +115,11 @@ class Gathered(ByFieldValues):
     like: Time
     seconds: int
     entries: int
+
+    def __init__(self, like: Time, seconds: int, entries: int) -> None:
+        set_field(self, "like", like)
+        set_field(self, "seconds", seconds)
+        set_field(self, "entries", entries)
 
 
 Entries = Iterable[Time | Gathered]
@@ -131,7 +135,7 @@ def _weighted(entries: Entries) -> Iterator[tuple[Time, int, int]]:
             yield item, item.duration, 1
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@frozen_dataclass()
 class SummaryRow(ByFieldValues):
     """One group: its values in the order of ``by``, the total seconds and the number of entries."""
 
@@ -139,12 +143,17 @@ class SummaryRow(ByFieldValues):
     seconds: int
     entries: int
 
+    def __init__(self, group: tuple[GroupValue, ...], seconds: int, entries: int) -> None:
+        set_field(self, "group", group)
+        set_field(self, "seconds", seconds)
+        set_field(self, "entries", entries)
+
     @property
     def duration(self) -> datetime.timedelta:
         return datetime.timedelta(seconds=self.seconds)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@frozen_dataclass()
 class Summary(ByFieldValues):
     """Rows sorted by group (``None`` first), and the overall totals of the entries read."""
 
@@ -152,6 +161,14 @@ class Summary(ByFieldValues):
     rows: tuple[SummaryRow, ...]
     total_seconds: int
     entries: int
+
+    def __init__(
+        self, by: tuple[str, ...], rows: tuple[SummaryRow, ...], total_seconds: int, entries: int
+    ) -> None:
+        set_field(self, "by", by)
+        set_field(self, "rows", rows)
+        set_field(self, "total_seconds", total_seconds)
+        set_field(self, "entries", entries)
 
     def as_dicts(self) -> list[dict[str, object]]:
         """One flat dict per row (group keys, then ``seconds`` and ``entries``), for tables, CSV or JSON."""
@@ -205,7 +222,7 @@ def summary_of(
     return Summary(by, rows, total_seconds, entries)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@frozen_dataclass()
 class NestedRow(ByFieldValues):
     """One line of a nested report: its depth (0 for the first key), its group so far, and totals."""
 
@@ -213,6 +230,12 @@ class NestedRow(ByFieldValues):
     group: tuple[GroupValue, ...]
     seconds: int
     entries: int
+
+    def __init__(self, depth: int, group: tuple[GroupValue, ...], seconds: int, entries: int) -> None:
+        set_field(self, "depth", depth)
+        set_field(self, "group", group)
+        set_field(self, "seconds", seconds)
+        set_field(self, "entries", entries)
 
     @property
     def value(self) -> GroupValue:
@@ -239,7 +262,7 @@ def nest(entries: Entries, by: Sequence[str]) -> list[NestedRow]:
     return out
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@frozen_dataclass()
 class Pivot(ByFieldValues):
     """Seconds per (row value, column value), with totals per row, per column and overall."""
 
@@ -251,6 +274,26 @@ class Pivot(ByFieldValues):
     row_totals: dict[GroupValue, int]
     column_totals: dict[GroupValue, int]
     total_seconds: int
+
+    def __init__(
+        self,
+        rows_by: str,
+        columns_by: str,
+        row_values: tuple[GroupValue, ...],
+        column_values: tuple[GroupValue, ...],
+        cells: dict[tuple[GroupValue, GroupValue], int],
+        row_totals: dict[GroupValue, int],
+        column_totals: dict[GroupValue, int],
+        total_seconds: int,
+    ) -> None:
+        set_field(self, "rows_by", rows_by)
+        set_field(self, "columns_by", columns_by)
+        set_field(self, "row_values", row_values)
+        set_field(self, "column_values", column_values)
+        set_field(self, "cells", cells)
+        set_field(self, "row_totals", row_totals)
+        set_field(self, "column_totals", column_totals)
+        set_field(self, "total_seconds", total_seconds)
 
 
 def pivot(entries: Entries, rows: str, columns: str) -> Pivot:
