@@ -96,3 +96,58 @@ def test_ranges(first: datetime.date, second: datetime.date) -> None:
 def test_bad_periods_name_the_forms(text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-Www"):
         parse_period(text, datetime.date(2026, 12, 4))
+
+
+def _period_by_patterns(text: str) -> Period:
+    """The numbered periods as regular expressions read them (what ``parse_period`` did with them)."""
+    import re
+
+    def month(year: int, number: int) -> Period:
+        start = datetime.date(year, number, 1)
+        return Period(
+            start, datetime.date(year + number // 12, number % 12 + 1, 1) - datetime.timedelta(days=1)
+        )
+
+    word = text.strip().lower()
+    if match := re.fullmatch(r"([0-9]{4})-?W([0-9]{1,2})", word, re.I):
+        start = datetime.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        return Period(start, start + datetime.timedelta(days=6))
+    if match := re.fullmatch(r"([0-9]{4})-?Q([1-4])", word, re.I):
+        year, quarter = int(match[1]), int(match[2])
+        return Period(month(year, quarter * 3 - 2).start, month(year, quarter * 3).end)
+    if match := re.fullmatch(r"([0-9]{4})-([0-9]{1,2})", word):
+        return month(int(match[1]), int(match[2]))
+    if re.fullmatch(r"[0-9]{4}", word):
+        return Period(datetime.date(int(word), 1, 1), datetime.date(int(word), 12, 31))
+    day = datetime.date.fromisoformat(word)  # what is left for strings of these characters
+    return Period(day, day)
+
+
+_numbered = st.one_of(
+    st.text(alphabet="0123456789-wWqQ٣²kK ", max_size=9),
+    st.builds(
+        "".join,
+        st.tuples(
+            st.text(alphabet="0123456789٣", min_size=3, max_size=5),
+            st.sampled_from(["", "-", "--"]),
+            st.sampled_from(["", "w", "W", "q", "Q", "x"]),
+            st.text(alphabet="0123456789٣", max_size=3),
+        ),
+    ),
+)
+
+
+@given(_numbered)
+def test_numbered_periods_read_as_the_patterns_read_them(text: str) -> None:
+    """Years, weeks, quarters and months are read with string methods; they agree with the regular
+    expressions that read them before, on every string (a refusal is a refusal in both)."""
+    today = datetime.date(2026, 12, 4)
+    try:
+        expected: Period | None = _period_by_patterns(text)
+    except ValueError:
+        expected = None
+    try:
+        found: Period | None = parse_period(text, today)
+    except ValueError:
+        found = None
+    assert found == expected
