@@ -9,18 +9,20 @@ build their requests and read their responses through this module.
 from __future__ import annotations
 
 import codecs
-import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeGuard
-from urllib.parse import quote
 
 USER_AGENT: Final = "pymesync/1.0"
 JSON_HEADERS: Final = {"Content-Type": "application/json", "Accept": "application/json"}
 PLAIN_HEADERS: Final = {"Accept": "application/json"}
 
 QueryPairs = tuple[tuple[str, str], ...]
+
+
+#: RFC 3986's unreserved characters: what percent-encoding keeps as it is.
+_UNRESERVED: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
 
 def enc(value: object) -> str:
@@ -30,14 +32,10 @@ def enc(value: object) -> str:
     than raising: the server then answers with its own error for an id it cannot read.
     """
     text = str(value)
-    if len(text) <= 1024:
-        return _quote_cached(text)
-    return quote(text, safe="", errors="surrogatepass")
+    if not text.strip(_UNRESERVED):  # nothing to encode (tokens, uuids, slugs): urllib.parse stays unloaded
+        return text
+    from urllib.parse import quote  # 1.5 ms to import (ipaddress comes with it) on a command line run
 
-
-@functools.lru_cache(maxsize=256)
-def _quote_cached(text: str) -> str:
-    """The same ~200-character token is quoted on every GET and DELETE; quoting it once saves ~25 µs."""
     return quote(text, safe="", errors="surrogatepass")
 
 

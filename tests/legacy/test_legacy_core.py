@@ -10,7 +10,7 @@ import contextlib
 import datetime
 import json
 import string
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from hypothesis import given
@@ -334,6 +334,12 @@ def test_enc_keeps_only_unreserved_characters(text: str) -> None:
     encoded = wire.enc(text)
     assert set(encoded) <= set(string.ascii_letters + string.digits + "-._~%")
     assert "+" not in encoded
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=())) | st.text(alphabet="az09-._~%/ é"))
+def test_enc_is_quote_with_nothing_safe(text: str) -> None:
+    """Texts of unreserved characters only are kept without calling quote; the others go through it."""
+    assert wire.enc(text) == quote(text, safe="", errors="surrogatepass")
 
 
 def test_request_and_response_reprs_hide_token_and_password() -> None:
