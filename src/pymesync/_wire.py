@@ -23,20 +23,22 @@ QueryPairs = tuple[tuple[str, str], ...]
 
 #: RFC 3986's unreserved characters: what percent-encoding keeps as it is.
 _UNRESERVED: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+#: Every other byte's escape, for ``str.translate`` (bytes read as Latin-1 characters).
+_ESCAPES: Final = {byte: f"%{byte:02X}" for byte in range(256) if chr(byte) not in _UNRESERVED}
 
 
 def enc(value: object) -> str:
     """Percent-encode ``str(value)`` as UTF-8, keeping only RFC 3986 unreserved characters (space is %20).
 
-    A lone surrogate (possible in a Python str, impossible in UTF-8) is encoded as its raw bytes rather
-    than raising: the server then answers with its own error for an id it cannot read.
+    What ``urllib.parse.quote(text, safe="")`` gives (a test holds it to that), without importing it:
+    1.5 ms of every command line run, ipaddress with it. A lone surrogate (possible in a Python str,
+    impossible in UTF-8) is encoded as its raw bytes rather than raising: the server then answers with
+    its own error for an id it cannot read.
     """
     text = str(value)
-    if not text.strip(_UNRESERVED):  # nothing to encode (tokens, uuids, slugs): urllib.parse stays unloaded
+    if not text.strip(_UNRESERVED):  # nothing to encode (uuids, slugs)
         return text
-    from urllib.parse import quote  # 1.5 ms to import (ipaddress comes with it) on a command line run
-
-    return quote(text, safe="", errors="surrogatepass")
+    return text.encode("utf-8", "surrogatepass").decode("latin-1").translate(_ESCAPES)
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:

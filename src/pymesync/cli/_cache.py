@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pymesync.cli._files import cache_dir, profile_file_part
+from pymesync.cli._files import cache_file, make_parent, profile_file_part
 
 if TYPE_CHECKING:
     from pymesync.client import Client
@@ -91,18 +91,17 @@ _SEPARATOR = "\x1f"
 LOCK_WAIT = 60.0
 
 
-def cache_path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return cache_dir() / f"entries-{safe}.sqlite"
+def cache_path(profile: str) -> str:
+    return cache_file(f"entries-{profile_file_part(profile)}.sqlite")
 
 
 class EntryCache:
     """The entries of one profile (one server and user)."""
 
-    def __init__(self, path: Path, owner: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str, owner: str) -> None:
+        make_parent(path)
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)
-        path.chmod(0o600)
+        os.chmod(path, 0o600)
         # a commit need not wait for the disk: a power cut may undo the last sync, never half of it, and
         # the next sync reads those changes again (the outbox, which must not forget, waits for the disk)
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -7,11 +7,10 @@ It never holds a secret (passwords live in the keyring or the credentials file, 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from pymesync.cli._errors import CliError, usage_error
-from pymesync.cli._files import config_dir, dump_toml, read_toml_remembered, write_atomic
+from pymesync.cli._files import config_file, dump_toml, read_toml_remembered, write_atomic
 
 DEFAULT_PROFILE = "default"
 #: settings `config set` accepts: name → what it means (shown in errors and docs)
@@ -28,8 +27,8 @@ GLOBAL_KEYS = {
 READ_ONLY_KEYS = {"password_store": "where login saved the password: keyring or file"}
 
 
-def config_path() -> Path:
-    return config_dir() / "config.toml"
+def config_path() -> str:
+    return config_file("config.toml")
 
 
 class Config:

@@ -20,14 +20,14 @@ import dataclasses
 import datetime
 import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode
-from pymesync.cli._files import outbox_path
+from pymesync.cli._files import make_parent, outbox_path
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
@@ -74,11 +74,11 @@ class Item:
 
 
 class Outbox:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str) -> None:
+        make_parent(path)
         self.path = path
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-        path.chmod(0o600)
+        os.chmod(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")  # one flush to disk per change instead of three
         self._db.execute("PRAGMA synchronous=FULL")  # changes wait for the disk (see add, remove_sent)
         self._db.execute(
@@ -154,7 +154,7 @@ class Outbox:
     @contextmanager
     def sending(self) -> Iterator[None]:
         """Hold the outbox: a second process waits here until the first has sent everything."""
-        with self.path.with_suffix(".lock").open("a") as lock:
+        with open(f"{os.path.splitext(self.path)[0]}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
