@@ -112,6 +112,16 @@ def test_everyday_commands_load_only_what_they_use(
     assert "pymesync.cli._outbox" in loaded if args[0] == "log" else "pymesync.cli._outbox" not in loaded
 
 
+def test_a_report_after_log_only_peeks_into_the_empty_outbox(server: RunningServer, tmp_path: Path) -> None:
+    """The outbox file stays once ``log`` made it; reading that nothing waits takes neither its lock nor
+    its set-up (fcntl is loaded by a sending only)."""
+    home = tmp_path / "timesync"
+    _login(server, home)
+    _loaded(home, "log", "1h", "gwm")
+    loaded = _loaded(home, "ls", "--week")
+    assert "pymesync.cli._outbox" in loaded and "fcntl" not in loaded
+
+
 _ENDING = r"""
 import atexit, sys
 if sys.argv[1] == "atexit":

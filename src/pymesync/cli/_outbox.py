@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import fcntl
 import json
 import os
 import sqlite3
@@ -154,6 +153,8 @@ class Outbox:
     @contextmanager
     def sending(self) -> Iterator[None]:
         """Hold the outbox: a second process waits here until the first has sent everything."""
+        import fcntl  # only a sending needs it, and most runs find nothing to send
+
         with open(f"{os.path.splitext(self.path)[0]}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
@@ -258,11 +259,31 @@ def flush(app: App, outbox: Outbox | None = None) -> Flushed:
     """Send every waiting item in order (see :func:`_flush`), from ``outbox`` or the profile's."""
     if outbox is not None:
         return _flush(app, outbox)
-    opened = Outbox(outbox_path(app.profile))
+    path = outbox_path(app.profile)
+    if not _waiting(path):
+        return Flushed()
+    opened = Outbox(path)
     try:
         return _flush(app, opened)
     finally:
         opened.close()
+
+
+def _waiting(path: str) -> bool:
+    """Whether anything waits to be sent, read without the outbox's set-up and lock (:class:`Outbox`,
+    :meth:`Outbox.sending`): the file stays once ``log`` made it, and most runs find it empty."""
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        row = db.execute(
+            "SELECT EXISTS (SELECT 1 FROM items WHERE state IN (?, ?))", (QUEUED, SENDING)
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # created a moment ago, not yet set up
+            return False
+        raise
+    finally:
+        db.close()
+    return bool(row[0])
 
 
 def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:
