@@ -23,8 +23,6 @@ QueryPairs = tuple[tuple[str, str], ...]
 
 #: RFC 3986's unreserved characters: what percent-encoding keeps as it is.
 _UNRESERVED: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
-#: Every other byte's escape, for ``str.translate`` (bytes read as Latin-1 characters).
-_ESCAPES: Final = {byte: f"%{byte:02X}" for byte in range(256) if chr(byte) not in _UNRESERVED}
 
 
 def enc(value: object) -> str:
@@ -38,7 +36,8 @@ def enc(value: object) -> str:
     text = str(value)
     if not text.strip(_UNRESERVED):  # nothing to encode (uuids, slugs)
         return text
-    return text.encode("utf-8", "surrogatepass").decode("latin-1").translate(_ESCAPES)
+    raw = text.encode("utf-8", "surrogatepass").decode("latin-1")  # one character per byte
+    return raw.translate({ord(char): f"%{ord(char):02X}" for char in set(raw).difference(_UNRESERVED)})
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:

