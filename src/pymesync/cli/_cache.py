@@ -189,10 +189,12 @@ class EntryCache:
         from pymesync._operations import FULL_READ_TOKEN
 
         token = self._meta("projects_token")
-        stored = dict(self._db.execute("SELECT uuid, slugs FROM projects").fetchall())
+        stored: dict[str, str] | None = None  # read when the feed names a project (a warm sync: none)
         # nothing held: where the server has no feed, every sync compares the whole list with ``stored``
         for page in client.projects.iter_changes(None if token == FULL_READ_TOKEN else token):
             for project in page.changed:
+                if stored is None:
+                    stored = dict(self._db.execute("SELECT uuid, slugs FROM projects").fetchall())
                 slugs = _SEPARATOR.join(sorted(project.slugs))
                 if project.uuid is None or not slugs or stored.get(project.uuid) == slugs:
                     continue
