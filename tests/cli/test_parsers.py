@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymesync._duration import format_human_duration, parse_human_duration
@@ -96,6 +96,50 @@ def test_ranges(first: datetime.date, second: datetime.date) -> None:
 def test_bad_periods_name_the_forms(text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-Www"):
         parse_period(text, datetime.date(2026, 12, 4))
+
+
+def _seconds_by_pattern(text: str) -> int | None:
+    """Human durations as the regular expression read them (what ``parse_human_duration`` did)."""
+    import re
+    from decimal import Decimal
+
+    match = re.fullmatch(
+        r"(?P<h>[0-9]+)h\s*(?:(?P<hm>[0-9]+)m)?|(?P<m>[0-9]+)m|(?P<dec>[0-9]*[.,][0-9]+|[0-9]+[.,])h"
+        r"|(?P<ch>[0-9]+):(?P<cm>[0-5][0-9])",
+        text.strip(),
+        re.I,
+    )
+    if match is None:
+        return None
+    if match["h"] is not None:
+        return int(match["h"]) * 3600 + int(match["hm"] or 0) * 60
+    if match["m"] is not None:
+        return int(match["m"]) * 60
+    if match["dec"] is not None:
+        return int((Decimal(match["dec"].replace(",", ".")) * 3600).to_integral_value())
+    return int(match["ch"]) * 3600 + int(match["cm"]) * 60
+
+
+@settings(max_examples=1000)
+@given(
+    st.text(alphabet="0123456789hHmM.,: \t\u2003٣x", max_size=8)
+    | st.builds(
+        "".join,
+        st.tuples(
+            st.sampled_from(["", "1", "12", ".", "1.", "٣", " "]),
+            st.sampled_from(["h", "H", "m", "M", ":", ",", ""]),
+            st.sampled_from(["", " ", "\u2003", "\t", "x"]),
+            st.sampled_from(["", "5", "30", "59", "60", "٣"]),
+            st.sampled_from(["", "m", "M", "h"]),
+        ),
+    )
+)
+def test_human_durations_read_as_the_pattern_read_them(text: str) -> None:
+    try:
+        found: int | None = parse_human_duration(text)
+    except ValueError:
+        found = None
+    assert found == _seconds_by_pattern(text)
 
 
 def _period_by_patterns(text: str) -> Period:
