@@ -37,12 +37,43 @@ def format_duration(seconds: int) -> str:
 #: What people may type for a duration, shown whenever one is refused.
 HUMAN_FORMS = "1h30m, 90m, 1.5h, 1:30 or 45m"
 
-_HUMAN = (
-    r"(?P<h>[0-9]+)h\s*(?:(?P<hm>[0-9]+)m)?"  # 1h30m, 2h
-    r"|(?P<m>[0-9]+)m"  # 90m (m is always minutes)
-    r"|(?P<dec>[0-9]*[.,][0-9]+|[0-9]+[.,])h"  # 1.5h, .25h
-    r"|(?P<ch>[0-9]+):(?P<cm>[0-5][0-9])"  # 1:30
-)
+
+def _ascii_digits(text: str) -> bool:
+    """One or more of 0-9 (``str.isdigit`` alone also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
+def _human_seconds(cleaned: str) -> int | None:
+    """Seconds for one of :data:`HUMAN_FORMS` (``cleaned`` has no surrounding space), else None.
+
+    Read with string methods: compiling the one regular expression for these forms took 0.3 ms of every
+    ``log`` (a test holds this reading to that pattern's).
+    """
+    hours, colon, minutes = cleaned.partition(":")
+    if colon:  # 1:30
+        if _ascii_digits(hours) and len(minutes) == 2 and _ascii_digits(minutes) and minutes[0] <= "5":
+            return int(hours) * 3600 + int(minutes) * 60
+        return None
+    unit, number = cleaned[-1:].lower(), cleaned[:-1]
+    if unit == "m":
+        if _ascii_digits(number):  # 90m (m is always minutes)
+            return int(number) * 60
+        at = min((found for found in (number.find("h"), number.find("H")) if found >= 0), default=-1)
+        hours, minutes = number[:at], number[at + 1 :].lstrip()  # 1h30m, 1h 30m
+        if at >= 0 and _ascii_digits(hours) and _ascii_digits(minutes):
+            return int(hours) * 3600 + int(minutes) * 60
+        return None
+    if unit != "h":
+        return None
+    if _ascii_digits(number):  # 2h
+        return int(number) * 3600
+    dotted = number.replace(",", ".")  # 1.5h, .25h, 2,5h, 2.h
+    whole, point, fraction = dotted.partition(".")
+    if point and (whole or fraction) and all(_ascii_digits(part) for part in (whole, fraction) if part):
+        from decimal import Decimal  # exact, and only loaded for the forms that need it
+
+        return int((Decimal(dotted) * 3600).to_integral_value())
+    return None
 
 
 def parse_human_duration(text: str) -> int:
@@ -51,19 +82,11 @@ def parse_human_duration(text: str) -> int:
     A bare number is refused: ``90`` could mean minutes or hours, and a wrong guess is logged time.
     """
     cleaned = text.strip()
-    match = re.fullmatch(_HUMAN, cleaned, re.I)
-    if match is None:
+    seconds = _human_seconds(cleaned)
+    if seconds is None:
         hint = " (add a unit: 90m or 1.5h)" if cleaned.replace(".", "", 1).isdigit() else ""
         raise ValueError(f"invalid duration {text!r}{hint}; use {HUMAN_FORMS}")
-    if match["h"] is not None:
-        return int(match["h"]) * 3600 + int(match["hm"] or 0) * 60
-    if match["m"] is not None:
-        return int(match["m"]) * 60
-    if match["dec"] is not None:
-        from decimal import Decimal  # exact, and only loaded for the forms that need it
-
-        return int((Decimal(match["dec"].replace(",", ".")) * 3600).to_integral_value())
-    return int(match["ch"]) * 3600 + int(match["cm"]) * 60
+    return seconds
 
 
 def format_human_duration(seconds: int) -> str:

@@ -13,17 +13,21 @@ JSON API client needs is small: a request line and headers, a response framed by
 chunks or by the end of the connection, interim ``1xx`` answers skipped, and idle connections per origin,
 checked for a server-side close before reuse, safe to share between threads. ``ssl`` is imported only for
 ``https://``.
+
+What it imports is paid by every command line run, so it takes the C module ``_socket`` rather than
+``socket`` (whose import builds enums of every constant: 1.1 ms, more than the rest of this module) and
+splits ordinary URLs itself rather than importing ``urllib.parse`` (1.5 ms, most of it for ``ipaddress``).
 """
 
 from __future__ import annotations
 
+import _socket
+import io
 import select
-import socket
 import sys
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from pymesync._wire import USER_AGENT, Response
 from pymesync.errors import ConnectionFailed, RequestTimeout, TransportError
@@ -31,6 +35,8 @@ from pymesync.errors import ConnectionFailed, RequestTimeout, TransportError
 if TYPE_CHECKING:
     import ssl
     from io import BufferedReader
+
+    from _typeshed import WriteableBuffer
 
 Timeout = tuple[float, float]
 Origin = tuple[str, str, int]
@@ -55,6 +61,38 @@ def split_url(url: object) -> tuple[Origin, str]:
     """``((scheme, host, port), target)`` for an http(s) URL with a host, else the ``invalid URL`` failure."""
     if not isinstance(url, str):
         raise ConnectionFailed("invalid URL")
+    return _split_plain(url) or _split_any(url)
+
+
+def _split_plain(url: str) -> tuple[Origin, str] | None:
+    """:func:`_split_any`'s answer for an ordinary URL (``http[s]://`` then a name or IPv4 address, an
+    optional port of digits, no fragment, no tab or newline), found with string methods; None for any
+    other URL. A test holds it to ``urlsplit``'s reading on generated URLs."""
+    scheme, separator, rest = url.partition("://")
+    if scheme not in _DEFAULT_PORTS or not separator:
+        return None
+    end = len(rest)
+    for mark in "/?":
+        found = rest.find(mark, 0, end)
+        if found != -1:
+            end = found
+    host, colon, port = rest[:end].partition(":")
+    if not (host.isascii() and host.replace(".", "").replace("-", "").isalnum()):
+        return None
+    if colon and port and not (port.isascii() and port.isdigit() and int(port) <= 65_535):
+        return None
+    remainder = rest[end:]
+    if "#" in remainder or "\t" in remainder or "\r" in remainder or "\n" in remainder:
+        return None
+    path, _, query = remainder.partition("?")
+    target = f"{path or '/'}?{query}" if query else path or "/"
+    return (scheme, host.lower(), int(port or 0) or _DEFAULT_PORTS[scheme]), target
+
+
+def _split_any(url: str) -> tuple[Origin, str]:
+    """Any URL, read by ``urlsplit`` (IPv6 literals, user info, fragments, unusual spellings)."""
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -78,6 +116,8 @@ def check_url(url: object) -> str:
 
 def _has_controls(text: str) -> bool:
     """Spaces and control characters, which would end or break a request line."""
+    if text.isascii():  # the usual case, without a loop over the characters: printable ASCII is " " to "~"
+        return " " in text or not text.isprintable()
     return any(ch <= " " or ch == "\x7f" for ch in text)
 
 
@@ -92,7 +132,7 @@ def _connect_failure(exc: BaseException) -> TransportError:
         return ConnectionFailed("connection refused")
     if isinstance(exc, TimeoutError):
         return RequestTimeout("connection timed out")
-    if isinstance(exc, socket.gaierror):
+    if isinstance(exc, _socket.gaierror):
         return ConnectionFailed("host not found")
     return _exchange_failure(exc)
 
@@ -112,12 +152,46 @@ def _exchange_failure(exc: BaseException) -> TransportError:
     return ConnectionFailed(f"request failed ({type(exc).__name__})")
 
 
+def _open_socket(host: bytes | str, port: int, timeout: float) -> _socket.socket:
+    """A TCP connection to the first of ``host``'s addresses that accepts one (``socket.create_connection``
+    without the ``socket`` module); the last failure if none does."""
+    failure: OSError = OSError("no address for the host")
+    for family, kind, protocol, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, protocol)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise failure
+
+
+class _SocketStream(io.RawIOBase):
+    """The raw stream under a connection's buffered reader (what ``socket.makefile("rb")`` builds)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        return self._sock.recv_into(buffer)
+
+
 class _Connection:
     """One socket to an origin, with a buffered reader over it."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
-        self.reader: BufferedReader = sock.makefile("rb")
+        self.reader: BufferedReader = io.BufferedReader(_SocketStream(sock))
 
     def closed_by_peer(self) -> bool:
         """True if the idle connection has something to read: the server closed it (or sent junk)."""
@@ -252,7 +326,7 @@ class SyncTransport:
         self._maxsize = maxsize
         self._idle: dict[Origin, list[_Connection]] = {}
         self._lock = threading.Lock()
-        self._tls: ssl.SSLContext | None = None  # made on the first https:// request
+        self._tls_context: ssl.SSLContext | None = None  # made on the first https:// request
 
     def send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Response:
         """Send one request; a GET/DELETE on a reused connection the server had closed is retried once."""
@@ -289,31 +363,35 @@ class SyncTransport:
         # whose import costs a millisecond
         address = host.encode("ascii") if host.isascii() else host
         try:
-            sock = socket.create_connection(
-                (address, port),  # type: ignore[arg-type]  # typeshed lists str only
-                timeout=self._connect_timeout,
-            )
+            sock = _open_socket(address, port, self._connect_timeout)
         except (OSError, ValueError, UnicodeError) as exc:
             raise _connect_failure(exc) from None
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             if scheme == "https":
-                sock = self._tls_context().wrap_socket(sock, server_hostname=host)
+                sock = self._tls(sock, host)
             sock.settimeout(self._read_timeout)
         except (OSError, ValueError) as exc:
             sock.close()
             raise _connect_failure(exc) from None
         return _Connection(sock)
 
-    def _tls_context(self) -> ssl.SSLContext:
-        import ssl  # only for https://: it costs as much to import as everything else here
+    def _tls(self, sock: _socket.socket, host: str) -> ssl.SSLSocket:
+        """``sock`` wrapped in TLS for ``host`` (its certificate checked against the system's roots)."""
+        import socket  # only for https://, as ssl (which imports socket anyway) wraps socket.socket
+        import ssl  # it costs as much to import as everything else here
 
         with self._lock:
-            if self._tls is None:
+            if self._tls_context is None:
                 context = ssl.create_default_context()
                 context.set_alpn_protocols(["http/1.1"])
-                self._tls = context
-            return self._tls
+                self._tls_context = context
+        plain = socket.socket(sock.family, sock.type, sock.proto, sock.detach())
+        try:
+            return self._tls_context.wrap_socket(plain, server_hostname=host)
+        except BaseException:
+            plain.close()
+            raise
 
     def _checkout(self, origin: Origin) -> _Connection | None:
         """An idle connection to ``origin`` that the server has not closed, or None."""

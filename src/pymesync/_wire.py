@@ -9,12 +9,10 @@ build their requests and read their responses through this module.
 from __future__ import annotations
 
 import codecs
-import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeGuard
-from urllib.parse import quote
 
 USER_AGENT: Final = "pymesync/1.0"
 JSON_HEADERS: Final = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -23,22 +21,23 @@ PLAIN_HEADERS: Final = {"Accept": "application/json"}
 QueryPairs = tuple[tuple[str, str], ...]
 
 
+#: RFC 3986's unreserved characters: what percent-encoding keeps as it is.
+_UNRESERVED: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+
 def enc(value: object) -> str:
     """Percent-encode ``str(value)`` as UTF-8, keeping only RFC 3986 unreserved characters (space is %20).
 
-    A lone surrogate (possible in a Python str, impossible in UTF-8) is encoded as its raw bytes rather
-    than raising: the server then answers with its own error for an id it cannot read.
+    What ``urllib.parse.quote(text, safe="")`` gives (a test holds it to that), without importing it:
+    1.5 ms of every command line run, ipaddress with it. A lone surrogate (possible in a Python str,
+    impossible in UTF-8) is encoded as its raw bytes rather than raising: the server then answers with
+    its own error for an id it cannot read.
     """
     text = str(value)
-    if len(text) <= 1024:
-        return _quote_cached(text)
-    return quote(text, safe="", errors="surrogatepass")
-
-
-@functools.lru_cache(maxsize=256)
-def _quote_cached(text: str) -> str:
-    """The same ~200-character token is quoted on every GET and DELETE; quoting it once saves ~25 µs."""
-    return quote(text, safe="", errors="surrogatepass")
+    if not text.strip(_UNRESERVED):  # nothing to encode (uuids, slugs)
+        return text
+    raw = text.encode("utf-8", "surrogatepass").decode("latin-1")  # one character per byte
+    return raw.translate({ord(char): f"%{ord(char):02X}" for char in set(raw).difference(_UNRESERVED)})
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:

@@ -81,7 +81,7 @@ def test_summed_in_sql_equals_the_reports_module(
     by: list[str],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        cache = EntryCache(Path(folder) / "entries.sqlite", "test")
+        cache = EntryCache(str(Path(folder) / "entries.sqlite"), "test")
         try:
             items = [
                 dataclasses.replace(item, uuid=f"{n:08d}-0000-0000-0000-000000000000")
@@ -121,7 +121,7 @@ def test_summed_in_sql_equals_the_reports_module(
 
 
 def test_a_changed_entry_is_summed_as_it_is_now(tmp_path: Path) -> None:
-    cache = EntryCache(tmp_path / "entries.sqlite", "test")
+    cache = EntryCache(str(tmp_path / "entries.sqlite"), "test")
     day = datetime.date(2026, 3, 2)
     first = Time(
         uuid="u1", duration=3600, user="alice", project=("gwm",), activities=("dev",), date_worked=day

@@ -1,7 +1,9 @@
 """What the everyday commands load, and how the console script ends.
 
-``log``, ``today`` and ``report`` are what people run all day: they must not load what only other commands
-need (charts, the keyring, bcrypt, the async client, the standard library's HTTP client). Asserted on
+``log``, ``today``, ``ls`` and ``report`` are what people run all day: they must not load what only other
+commands need (charts, the keyring, bcrypt, the async client, the standard library's HTTP client), nor
+what costs more to import than the little they would do with it (pathlib for a few file names,
+urllib.parse and ipaddress for ordinary URLs, socket's enums, base64 for a token's payload). Asserted on
 ``sys.modules`` of real processes, the second run of each in its own config directory (the first reads the
 TOML config and keeps a parsed copy, as every later run finds it).
 """
@@ -35,12 +37,16 @@ with open(sys.argv[1], "w") as out:
 #: Loaded by no everyday command.
 NEVER = {
     "aiohttp",
+    "base64",
     "bcrypt",
+    "binascii",
     "concurrent.futures",
     "csv",
     "email",
     "http.client",
+    "ipaddress",
     "keyring",
+    "pathlib",
     "platformdirs",
     "pymesync._async_transport",
     "pymesync._bulk",
@@ -48,9 +54,11 @@ NEVER = {
     "pymesync.cli._svg",
     "pymesync.legacy",
     "rich",
+    "socket",
     "ssl",
     "tomli",
     "tomllib",
+    "urllib",
     "urllib3",
     "zlib",
 }
@@ -84,8 +92,13 @@ def _loaded(home: Path, *args: str) -> set[str]:
 
 @pytest.mark.parametrize(
     ("args", "reports"),
-    [(("log", "1h", "gwm"), False), (("today",), False), (("report", "--period", "2026"), True)],
-    ids=["log", "today", "report"],
+    [
+        (("log", "1h", "gwm"), False),
+        (("today",), False),
+        (("ls", "--week"), False),
+        (("report", "--period", "2026"), True),
+    ],
+    ids=["log", "today", "ls", "report"],
 )
 def test_everyday_commands_load_only_what_they_use(
     server: RunningServer, tmp_path: Path, args: tuple[str, ...], reports: bool
@@ -97,6 +110,16 @@ def test_everyday_commands_load_only_what_they_use(
     assert not {name for name in loaded if name.split(".")[0] in NEVER or name in NEVER}
     assert (loaded >= REPORTS) if reports else not (REPORTS & loaded)
     assert "pymesync.cli._outbox" in loaded if args[0] == "log" else "pymesync.cli._outbox" not in loaded
+
+
+def test_a_report_after_log_only_peeks_into_the_empty_outbox(server: RunningServer, tmp_path: Path) -> None:
+    """The outbox file stays once ``log`` made it; reading that nothing waits takes neither its lock nor
+    its set-up (fcntl is loaded by a sending only)."""
+    home = tmp_path / "timesync"
+    _login(server, home)
+    _loaded(home, "log", "1h", "gwm")
+    loaded = _loaded(home, "ls", "--week")
+    assert "pymesync.cli._outbox" in loaded and "fcntl" not in loaded
 
 
 _ENDING = r"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymesync._duration import format_human_duration, parse_human_duration
@@ -96,3 +96,102 @@ def test_ranges(first: datetime.date, second: datetime.date) -> None:
 def test_bad_periods_name_the_forms(text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-Www"):
         parse_period(text, datetime.date(2026, 12, 4))
+
+
+def _seconds_by_pattern(text: str) -> int | None:
+    """Human durations as the regular expression read them (what ``parse_human_duration`` did)."""
+    import re
+    from decimal import Decimal
+
+    match = re.fullmatch(
+        r"(?P<h>[0-9]+)h\s*(?:(?P<hm>[0-9]+)m)?|(?P<m>[0-9]+)m|(?P<dec>[0-9]*[.,][0-9]+|[0-9]+[.,])h"
+        r"|(?P<ch>[0-9]+):(?P<cm>[0-5][0-9])",
+        text.strip(),
+        re.I,
+    )
+    if match is None:
+        return None
+    if match["h"] is not None:
+        return int(match["h"]) * 3600 + int(match["hm"] or 0) * 60
+    if match["m"] is not None:
+        return int(match["m"]) * 60
+    if match["dec"] is not None:
+        return int((Decimal(match["dec"].replace(",", ".")) * 3600).to_integral_value())
+    return int(match["ch"]) * 3600 + int(match["cm"]) * 60
+
+
+@settings(max_examples=1000)
+@given(
+    st.text(alphabet="0123456789hHmM.,: \t\u2003٣x", max_size=8)
+    | st.builds(
+        "".join,
+        st.tuples(
+            st.sampled_from(["", "1", "12", ".", "1.", "٣", " "]),
+            st.sampled_from(["h", "H", "m", "M", ":", ",", ""]),
+            st.sampled_from(["", " ", "\u2003", "\t", "x"]),
+            st.sampled_from(["", "5", "30", "59", "60", "٣"]),
+            st.sampled_from(["", "m", "M", "h"]),
+        ),
+    )
+)
+def test_human_durations_read_as_the_pattern_read_them(text: str) -> None:
+    try:
+        found: int | None = parse_human_duration(text)
+    except ValueError:
+        found = None
+    assert found == _seconds_by_pattern(text)
+
+
+def _period_by_patterns(text: str) -> Period:
+    """The numbered periods as regular expressions read them (what ``parse_period`` did with them)."""
+    import re
+
+    def month(year: int, number: int) -> Period:
+        start = datetime.date(year, number, 1)
+        return Period(
+            start, datetime.date(year + number // 12, number % 12 + 1, 1) - datetime.timedelta(days=1)
+        )
+
+    word = text.strip().lower()
+    if match := re.fullmatch(r"([0-9]{4})-?W([0-9]{1,2})", word, re.I):
+        start = datetime.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        return Period(start, start + datetime.timedelta(days=6))
+    if match := re.fullmatch(r"([0-9]{4})-?Q([1-4])", word, re.I):
+        year, quarter = int(match[1]), int(match[2])
+        return Period(month(year, quarter * 3 - 2).start, month(year, quarter * 3).end)
+    if match := re.fullmatch(r"([0-9]{4})-([0-9]{1,2})", word):
+        return month(int(match[1]), int(match[2]))
+    if re.fullmatch(r"[0-9]{4}", word):
+        return Period(datetime.date(int(word), 1, 1), datetime.date(int(word), 12, 31))
+    day = datetime.date.fromisoformat(word)  # what is left for strings of these characters
+    return Period(day, day)
+
+
+_numbered = st.one_of(
+    st.text(alphabet="0123456789-wWqQ٣²kK ", max_size=9),
+    st.builds(
+        "".join,
+        st.tuples(
+            st.text(alphabet="0123456789٣", min_size=3, max_size=5),
+            st.sampled_from(["", "-", "--"]),
+            st.sampled_from(["", "w", "W", "q", "Q", "x"]),
+            st.text(alphabet="0123456789٣", max_size=3),
+        ),
+    ),
+)
+
+
+@given(_numbered)
+def test_numbered_periods_read_as_the_patterns_read_them(text: str) -> None:
+    """Years, weeks, quarters and months are read with string methods; they agree with the regular
+    expressions that read them before, on every string (a refusal is a refusal in both)."""
+    today = datetime.date(2026, 12, 4)
+    try:
+        expected: Period | None = _period_by_patterns(text)
+    except ValueError:
+        expected = None
+    try:
+        found: Period | None = parse_period(text, today)
+    except ValueError:
+        found = None
+    assert found == expected

@@ -6,6 +6,10 @@ import json
 import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymesync.cli._config import _already_normal, _normalize_any
 
 from .conftest import USER, Runner
 
@@ -51,10 +55,34 @@ def test_unreachable_server_exits_7(run: Runner) -> None:
     assert "cannot reach the TimeSync server" in result.stderr
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org", "example.org", "http://u:p@example.org/v1"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org", "example.org", "http://u:p@example.org/v1", "http://[::1/v1", "http://]/v1"]
+)
 def test_bad_server_url_is_a_usage_error(run: Runner, url: str) -> None:
     result = run("login", "--server", url, "--user", "x", "--password-stdin", input="pw\n", code=2)
-    assert "p@" not in result.stderr
+    assert "p@" not in result.stderr and "Traceback" not in result.stderr
+    assert run("config", "set", "url", url, code=2).stderr.startswith("Error: ")
+
+
+_URLS = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "http:/", "http:///", ""]),
+        st.sampled_from(["example.org", "127.0.0.1:8000", "h"])
+        | st.text(alphabet="ab09.-_~:%@[]?# é/", max_size=10),
+        st.sampled_from(["", "/", "/v1", "/api/v2", "/v", "/vx", "/1", "/v1/", "/v١"]),
+        st.text(alphabet="/v12?#@ ", max_size=4),
+    ),
+)
+
+
+@settings(max_examples=1000)
+@given(_URLS)
+def test_urls_in_normal_form_are_known_without_urlsplit(url: str) -> None:
+    """A URL taken as normal without urllib.parse is one its reading by urlsplit leaves as it is."""
+    url = url.strip().rstrip("/")
+    if _already_normal(url):
+        assert _normalize_any(url) == url
 
 
 def test_login_without_terminal_or_password_refuses_to_prompt(run: Runner) -> None:

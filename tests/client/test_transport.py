@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pymesync import ConnectionFailed
-from pymesync._transport import SyncTransport
+from pymesync._transport import SyncTransport, _has_controls, _split_any, _split_plain
 from raw_http import read_request
 
 from .conftest import RawServer
@@ -252,3 +254,78 @@ def test_a_header_that_would_split_the_request_is_refused(transport: SyncTranspo
     with pytest.raises(ConnectionFailed) as info:
         transport.send("GET", "http://127.0.0.1:1/v1/x", None, {"If-Match": '"1"\r\nX-Evil: 1'})
     assert info.value.cause == "invalid header"
+
+
+_PATHS = st.text(alphabet="/abc?#=&%20 \t\r\n:@[]é", max_size=16)
+_PORTS = st.sampled_from(
+    ["", ":", ":80", ":0", ":00443", ":65535", ":65536", ":99999", ":٣", ":+80"]
+) | st.text(alphabet=":0123456789 _-", max_size=7)
+_URLS = st.one_of(
+    # nearly ordinary: what a client sends, with one part made unusual at a time
+    st.builds(
+        "".join,
+        st.tuples(
+            st.sampled_from(["http://", "https://"]),
+            st.text(alphabet="abcXYZ019.-", min_size=1, max_size=12),
+            _PORTS,
+            _PATHS,
+        ),
+    ),
+    # anything: schemes, user info, IPv6 and other hosts
+    st.builds(
+        "".join,
+        st.tuples(
+            st.sampled_from(["http", "https", "HTTP", "hTtps", "ftp", "http:", "", "ht tp"]),
+            st.sampled_from(["://", ":/", "//", ":///", ""]),
+            st.sampled_from(["", "user@", "u:p@", "@", "a@b@"]),
+            st.one_of(
+                st.text(alphabet="abcXYZ019.-_", max_size=12),
+                st.sampled_from(
+                    [
+                        "127.0.0.1",
+                        "[::1]",
+                        "[fe80::1%25eth0]",
+                        "[::1",
+                        "::1]",
+                        "[v1.x]",
+                        "exämple.org",
+                        "ａ.com",
+                    ]
+                ),
+                st.text(max_size=4),
+            ),
+            _PORTS,
+            _PATHS,
+        ),
+    ),
+    st.text(max_size=30).map(lambda tail: "http://" + tail),
+)
+
+
+def _read(split: Callable[[str], object], url: str) -> object:
+    try:
+        return split(url)
+    except ConnectionFailed as failure:
+        return failure.cause
+
+
+@settings(max_examples=2000)  # cheap examples; the unusual spellings are rare among them
+@given(_URLS)
+def test_ordinary_urls_are_split_as_urlsplit_splits_them(url: str) -> None:
+    """The URLs split without urllib.parse give what urlsplit's reading gives; the others are left to it."""
+    plain = _split_plain(url)
+    if plain is not None:
+        assert plain == _read(_split_any, url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8000/v1/times?token=a%20b", "https://Timesync.Example.org/v1", "http://localhost:80"],
+)
+def test_the_urls_a_client_sends_are_split_without_urllib(url: str) -> None:
+    assert _split_plain(url) == _split_any(url)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x200)))
+def test_controls_are_found_in_any_text(text: str) -> None:
+    assert _has_controls(text) == any(ch <= " " or ch == "\x7f" for ch in text)

@@ -10,16 +10,16 @@ import contextlib
 import datetime
 import json
 import string
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pymesync import _wire as wire
 from pymesync._duration import format_duration, parse_duration
 from pymesync._query import filter_values, slug_query, times_query
-from pymesync._token import token_expiration_time
+from pymesync._token import _b64decode, token_expiration_time
 from pymesync._validation import validate_object
 from pymesync.errors import ValidationError
 
@@ -119,6 +119,47 @@ def test_token_alphabets_and_padding(urlsafe: bool, padded: bool) -> None:
     payload = json.dumps({"exp": 1452714334087, "note": "?>?>"}).encode()
     token = _token(payload, urlsafe=urlsafe, padded=padded)
     assert token_expiration_time(token) == datetime.datetime.fromtimestamp(1452714334.087)
+
+
+def _decoded_by_binascii(segment: str) -> bytes | None:
+    """What ``_b64decode`` gave when binascii decoded (None: refused)."""
+    import binascii
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9+/\-_]*={0,2}", segment):
+        return None
+    unpadded = segment.rstrip("=")
+    try:
+        return binascii.a2b_base64(
+            (unpadded + "=" * (-len(unpadded) % 4)).replace("-", "+").replace("_", "/")
+        )
+    except binascii.Error:
+        return None
+
+
+@given(
+    st.text(alphabet="AZaz09+/-_=!. \n٣", max_size=12)
+    | st.builds(
+        lambda data, urlsafe, padded: (
+            (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data)
+            .decode()
+            .rstrip("" if padded else "=")
+        ),
+        st.binary(max_size=40),
+        st.booleans(),
+        st.booleans(),
+    )
+)
+@example("QUJD===")
+@example("Q")
+@example("A=A=")
+@example("-_-_")
+def test_base64_segments_decode_as_binascii_decodes_them(segment: str) -> None:
+    try:
+        found: bytes | None = _b64decode(segment)
+    except ValueError:
+        found = None
+    assert found == _decoded_by_binascii(segment)
 
 
 @pytest.mark.parametrize(
@@ -334,6 +375,15 @@ def test_enc_keeps_only_unreserved_characters(text: str) -> None:
     encoded = wire.enc(text)
     assert set(encoded) <= set(string.ascii_letters + string.digits + "-._~%")
     assert "+" not in encoded
+
+
+@given(
+    st.text(alphabet=st.characters(codec=None, categories=None))
+    | st.text(alphabet="az09-._~%/ é\ud800\udcff")
+)
+def test_enc_is_quote_with_nothing_safe(text: str) -> None:
+    """Texts of unreserved characters only are kept without calling quote; the others go through it."""
+    assert wire.enc(text) == quote(text, safe="", errors="surrogatepass")
 
 
 def test_request_and_response_reprs_hide_token_and_password() -> None:

@@ -6,6 +6,7 @@ The expected values are written out here from the contract's tables, independent
 
 from __future__ import annotations
 
+import _socket
 import copy
 import datetime
 import socket
@@ -151,6 +152,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(_socket, "getaddrinfo", refuse)  # what the transport resolves names with
     yield
 
 

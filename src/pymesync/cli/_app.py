@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from pymesync.cli._config import Config
 from pymesync.cli._errors import CliError, ExitCode
-from pymesync.cli._files import cache_dir, profile_file_part, read_json, write_json
+from pymesync.cli._files import cache_file, profile_file_part, read_json, write_json
 from pymesync.cli._terminal import Terminal
 
 if TYPE_CHECKING:
@@ -30,9 +29,8 @@ if TYPE_CHECKING:
 EXTENSIONS_TTL = 86_400.0
 
 
-def _extensions_path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return cache_dir() / f"extensions-{safe}.json"
+def _extensions_path(profile: str) -> str:
+    return cache_file(f"extensions-{profile_file_part(profile)}.json")
 
 
 def load_extensions(profile: str, url: str, now: float) -> frozenset[str] | None:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pymesync.cli._files import cache_dir, profile_file_part
+from pymesync.cli._files import cache_file, make_parent, profile_file_part
 
 if TYPE_CHECKING:
     from pymesync.client import Client
@@ -91,18 +91,17 @@ _SEPARATOR = "\x1f"
 LOCK_WAIT = 60.0
 
 
-def cache_path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return cache_dir() / f"entries-{safe}.sqlite"
+def cache_path(profile: str) -> str:
+    return cache_file(f"entries-{profile_file_part(profile)}.sqlite")
 
 
 class EntryCache:
     """The entries of one profile (one server and user)."""
 
-    def __init__(self, path: Path, owner: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str, owner: str) -> None:
+        make_parent(path)
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)
-        path.chmod(0o600)
+        os.chmod(path, 0o600)
         # a commit need not wait for the disk: a power cut may undo the last sync, never half of it, and
         # the next sync reads those changes again (the outbox, which must not forget, waits for the disk)
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -179,7 +178,8 @@ class EntryCache:
                     db.execute("DELETE FROM entries")
                 for entry in page.changed:
                     self._store(entry)
-                db.executemany("DELETE FROM entries WHERE uuid = ?", [(uuid,) for uuid in page.deleted])
+                if page.deleted:  # preparing the statement for nothing took 40 µs of every warm sync
+                    db.executemany("DELETE FROM entries WHERE uuid = ?", [(uuid,) for uuid in page.deleted])
                 token, count = page.token, count + len(page.changed) + len(page.deleted)
             self._set_meta("token", token or "")
             return count
@@ -189,10 +189,12 @@ class EntryCache:
         from pymesync._operations import FULL_READ_TOKEN
 
         token = self._meta("projects_token")
-        stored = dict(self._db.execute("SELECT uuid, slugs FROM projects").fetchall())
+        stored: dict[str, str] | None = None  # read when the feed names a project (a warm sync: none)
         # nothing held: where the server has no feed, every sync compares the whole list with ``stored``
         for page in client.projects.iter_changes(None if token == FULL_READ_TOKEN else token):
             for project in page.changed:
+                if stored is None:
+                    stored = dict(self._db.execute("SELECT uuid, slugs FROM projects").fetchall())
                 slugs = _SEPARATOR.join(sorted(project.slugs))
                 if project.uuid is None or not slugs or stored.get(project.uuid) == slugs:
                     continue

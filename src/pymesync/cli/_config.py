@@ -7,11 +7,10 @@ It never holds a secret (passwords live in the keyring or the credentials file, 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from pymesync.cli._errors import CliError, usage_error
-from pymesync.cli._files import config_dir, dump_toml, read_toml_remembered, write_atomic
+from pymesync.cli._files import config_file, dump_toml, read_toml_remembered, write_atomic
 
 DEFAULT_PROFILE = "default"
 #: settings `config set` accepts: name → what it means (shown in errors and docs)
@@ -28,8 +27,8 @@ GLOBAL_KEYS = {
 READ_ONLY_KEYS = {"password_store": "where login saved the password: keyring or file"}
 
 
-def config_path() -> Path:
-    return config_dir() / "config.toml"
+def config_path() -> str:
+    return config_file("config.toml")
 
 
 class Config:
@@ -101,17 +100,49 @@ def _unknown(key: str) -> CliError:
     return usage_error(f"unknown setting {key!r}; known settings: {known}")
 
 
+#: What a URL in normal form is made of after ``http(s)://``: no user info (@), query (?), fragment (#),
+#: IPv6 brackets, space or anything else :func:`normalize_url` would need ``urlsplit`` to read.
+_PLAIN_URL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:%")
+
+
 def normalize_url(url: str) -> str:
     """An http(s) API URL ending in the version; ``/v1`` is added when no version is given."""
+    url = url.strip().rstrip("/")
+    if _already_normal(url):  # every run reads the profile's URL, which login saved in this form
+        return url
+    return _normalize_any(url)
+
+
+def _normalize_any(url: str) -> str:
+    """:func:`normalize_url` of any stripped URL, read by ``urlsplit`` (1.5 ms to import, with ipaddress)."""
     from urllib.parse import urlsplit
 
-    url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    invalid = usage_error(f"invalid server URL {url!r}; use e.g. https://timesync.example.com/v1")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unmatched IPv6 bracket
+        raise invalid from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise usage_error(f"invalid server URL {url!r}; use e.g. https://timesync.example.com/v1")
+        raise invalid
     if parts.username or parts.password:
         raise usage_error("put no user name or password in the server URL; 'timesync login' asks for them")
     last = parts.path.rsplit("/", 1)[-1]
     if not (last[:1] == "v" and last[1:].isdigit()):
         url += "/v1"
     return url
+
+
+def _already_normal(url: str) -> bool:
+    """``http(s)://`` a host, a path ending in a version, nothing :func:`normalize_url` would change or
+    refuse (a test holds this to its reading by ``urlsplit``)."""
+    scheme, separator, rest = url.partition("://")
+    last = rest.rsplit("/", 1)[-1]
+    return (
+        scheme in ("http", "https")
+        and bool(separator)
+        and rest[:1] not in ("", "/")
+        and "/" in rest
+        and _PLAIN_URL_CHARACTERS.issuperset(rest)
+        and last[:1] == "v"
+        and last[1:].isdigit()
+    )

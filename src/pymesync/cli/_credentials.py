@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pymesync.cli._files import (
-    cache_dir,
-    config_dir,
+    cache_file,
+    config_file,
     dump_toml,
     profile_file_part,
     read_json,
     read_toml,
+    remove,
     write_atomic,
     write_json,
 )
@@ -81,8 +81,8 @@ def keyring_name() -> str:
 # The fallback file: one table per profile, mode 0600
 
 
-def credentials_path() -> Path:
-    return config_dir() / "credentials.toml"
+def credentials_path() -> str:
+    return config_file("credentials.toml")
 
 
 def _file_read() -> dict[str, Any]:
@@ -152,9 +152,8 @@ def _forget_file(profile: str) -> None:
 # The token cache
 
 
-def _token_path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return cache_dir() / f"token-{safe}.json"
+def _token_path(profile: str) -> str:
+    return cache_file(f"token-{profile_file_part(profile)}.json")
 
 
 def load_token(profile: str, url: str, user: str) -> str | None:
@@ -170,4 +169,4 @@ def save_token(profile: str, url: str, user: str, token: str) -> None:
 
 
 def forget_token(profile: str) -> None:
-    _token_path(profile).unlink(missing_ok=True)
+    remove(_token_path(profile))

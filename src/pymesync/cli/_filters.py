@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -95,7 +96,7 @@ class Selection:
                     ExitCode.UNREACHABLE,
                 )
             return cache
-        if outbox_path(app.profile).exists():  # the outbox module loads only when it has a file
+        if os.path.exists(outbox_path(app.profile)):  # the outbox module loads only when it has a file
             from pymesync.cli import _outbox
 
             _outbox.report(app, _outbox.flush(app))  # nothing waiting: one read, nothing sent

@@ -3,14 +3,13 @@ created (what ``last`` names), in one file so that logging an entry writes it on
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pymesync.cli._files import profile_file_part, read_json, state_dir, write_json
+from pymesync.cli._files import profile_file_part, read_json, state_file, write_json
 
 
-def _path(profile: str) -> Path:
-    return state_dir() / f"journal-{profile_file_part(profile)}.json"
+def _path(profile: str) -> str:
+    return state_file(f"journal-{profile_file_part(profile)}.json")
 
 
 def _read(profile: str) -> dict[str, Any]:

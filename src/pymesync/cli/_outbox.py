@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode
-from pymesync.cli._files import outbox_path
+from pymesync.cli._files import make_parent, outbox_path
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
@@ -74,11 +73,11 @@ class Item:
 
 
 class Outbox:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str) -> None:
+        make_parent(path)
         self.path = path
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-        path.chmod(0o600)
+        os.chmod(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")  # one flush to disk per change instead of three
         self._db.execute("PRAGMA synchronous=FULL")  # changes wait for the disk (see add, remove_sent)
         self._db.execute(
@@ -154,7 +153,9 @@ class Outbox:
     @contextmanager
     def sending(self) -> Iterator[None]:
         """Hold the outbox: a second process waits here until the first has sent everything."""
-        with self.path.with_suffix(".lock").open("a") as lock:
+        import fcntl  # only a sending needs it, and most runs find nothing to send
+
+        with open(f"{os.path.splitext(self.path)[0]}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -258,11 +259,31 @@ def flush(app: App, outbox: Outbox | None = None) -> Flushed:
     """Send every waiting item in order (see :func:`_flush`), from ``outbox`` or the profile's."""
     if outbox is not None:
         return _flush(app, outbox)
-    opened = Outbox(outbox_path(app.profile))
+    path = outbox_path(app.profile)
+    if not _waiting(path):
+        return Flushed()
+    opened = Outbox(path)
     try:
         return _flush(app, opened)
     finally:
         opened.close()
+
+
+def _waiting(path: str) -> bool:
+    """Whether anything waits to be sent, read without the outbox's set-up and lock (:class:`Outbox`,
+    :meth:`Outbox.sending`): the file stays once ``log`` made it, and most runs find it empty."""
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        row = db.execute(
+            "SELECT EXISTS (SELECT 1 FROM items WHERE state IN (?, ?))", (QUEUED, SENDING)
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # created a moment ago, not yet set up
+            return False
+        raise
+    finally:
+        db.close()
+    return bool(row[0])
 
 
 def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:

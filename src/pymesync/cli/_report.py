@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,6 +20,8 @@ from pymesync.cli._terminal import Terminal
 from pymesync.reports import GROUPS, GroupValue, nest, pivot
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pymesync._periods import Period
     from pymesync.reports import Gathered
 
@@ -107,8 +108,7 @@ def report(
     timesync report --period 2026-Q4 --by month --chart
     timesync report --month --by day --output month.svg
     """
-    if chart_file is not None:
-        _check_chart_file(Path(chart_file))
+    chart_path = None if chart_file is None else _chart_path(chart_file)
     step = _step(round_to, "--round")
     goal = _step(target or app.config.profile(app.profile).get("target"), "--target")
     chosen: Selection = selection.resolve(app)
@@ -133,17 +133,21 @@ def report(
         if goal:
             line += f" of {hours(goal, decimal)} target ({total / goal:.0%})"
         app.term.info(line) if fmt == "plain" else app.term.out(app.term.style(line, bold=True))
-    if chart_file is not None:
-        _write_svg(Path(chart_file), entries, charted, chosen.period)
+    if chart_path is not None:
+        _write_svg(chart_path, entries, charted, chosen.period)
         app.term.info(f"Chart written to {chart_file}")
 
 
-def _check_chart_file(path: Path) -> None:
+def _chart_path(name: str) -> Path:
     """Refused before anything is read or printed: an extension other than .svg, a missing directory."""
+    from pathlib import Path  # only charts written to a file need it
+
+    path = Path(name)
     if path.suffix.lower() != ".svg":
         raise usage_error(f"cannot draw {str(path)!r}: --output writes SVG only; name a .svg file")
     if not path.parent.is_dir():
         raise usage_error(f"cannot write {path}: no directory {str(path.parent)!r}")
+    return path
 
 
 def chart_keys(by: Sequence[str]) -> tuple[str, ...]:
@@ -161,7 +165,7 @@ def _write_svg(path: Path, entries: list[Gathered], keys: Sequence[str], period:
     summary = summarize(entries, keys)
     title = f"Time per {keys[0]}, {period}: {hours(summary.total_seconds)}"
     document = _svg.render(title, _svg.bars(summary, label), keys[-1])
-    with open_atomic(path) as handle:
+    with open_atomic(str(path)) as handle:
         handle.write(document)
 
 

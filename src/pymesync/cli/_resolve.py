@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymesync.cli._errors import CliError, ExitCode, usage_error
-from pymesync.cli._files import cache_dir, profile_file_part, read_json, write_json
+from pymesync.cli._files import cache_file, profile_file_part, read_json, remove, write_json
 
 if TYPE_CHECKING:
     from pymesync.cli._app import App
@@ -27,14 +26,13 @@ RECENT_DAYS = 92
 CATALOGUE_TTL = 300.0
 
 
-def _catalogue_path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return cache_dir() / f"catalogue-{safe}.json"
+def _catalogue_path(profile: str) -> str:
+    return cache_file(f"catalogue-{profile_file_part(profile)}.json")
 
 
 def forget_catalogue(app: App) -> None:
     """After a change to projects or activities: the next lookup asks the server."""
-    _catalogue_path(app.profile).unlink(missing_ok=True)
+    remove(_catalogue_path(app.profile))
 
 
 def _catalogue(app: App, fresh: bool) -> tuple[list[Project], list[Activity], bool]:

@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import click
@@ -21,20 +20,19 @@ import click
 from pymesync._duration import HUMAN_FORMS, parse_human_duration
 from pymesync.cli._app import App, pass_app
 from pymesync.cli._errors import CliError, ExitCode, usage_error
-from pymesync.cli._files import profile_file_part, state_dir, write_atomic
+from pymesync.cli._files import beside, profile_file_part, read_bytes, remove, state_file, write_atomic
 from pymesync.cli._output import hours
 
 _CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 
 
-def timer_path(profile: str) -> Path:
-    safe = profile_file_part(profile)
-    return state_dir() / f"timer-{safe}.json"
+def timer_path(profile: str) -> str:
+    return state_file(f"timer-{profile_file_part(profile)}.json")
 
 
 def read_timer(profile: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(timer_path(profile).read_bytes())
+        data = json.loads(read_bytes(timer_path(profile)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -105,7 +103,7 @@ def start(app: App, project: str, activities: tuple[str, ...], at: str | None, n
             f"project {slug} has no default activity: name one, e.g. 'timesync start {slug} ACTIVITY'"
         )
     timer = {"project": slug, "activities": slugs, "started_at": started.isoformat(), "notes": notes}
-    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    temp = beside(path, f".{os.path.basename(path)}.{os.getpid()}")
     write_atomic(temp, json.dumps(timer).encode())
     try:
         os.link(temp, path)  # fails if a timer exists, even one started a moment ago elsewhere
@@ -114,7 +112,7 @@ def start(app: App, project: str, activities: tuple[str, ...], at: str | None, n
             "a timer was just started elsewhere; see 'timesync status'", ExitCode.CONFLICT
         ) from None
     finally:
-        temp.unlink(missing_ok=True)
+        remove(temp)
     app.term.out(f"Started {_what(timer)} at {started:%H:%M}")
 
 
@@ -129,13 +127,13 @@ def stop(app: App, at: str | None, notes: str | None, issue: str | None) -> None
     from pymesync.cli._outbox import Queued
 
     path = timer_path(app.profile)
-    claimed = path.with_name(f".{path.name}.stopping-{os.getpid()}")
+    claimed = beside(path, f".{os.path.basename(path)}.stopping-{os.getpid()}")
     try:
         os.rename(path, claimed)  # only one stop can take the timer
     except FileNotFoundError:
         raise CliError("no timer is running", ExitCode.NOT_FOUND) from None
     try:
-        timer = json.loads(claimed.read_bytes())
+        timer = json.loads(read_bytes(claimed))
         stopped = parse_at(at, _now())
         if stopped < _started(timer):
             raise usage_error(f"--at {at} is before the timer started ({_started(timer):%H:%M})")
@@ -153,13 +151,13 @@ def stop(app: App, at: str | None, notes: str | None, issue: str | None) -> None
             user=None,
         )
     except Queued:  # the entry waits in the outbox: the timer has done its work
-        claimed.unlink()
+        os.unlink(claimed)
         raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.rename(claimed, path)
         raise
-    claimed.unlink()
+    os.unlink(claimed)
     app.term.out(f"Logged {describe(entry)}")
 
 
@@ -172,9 +170,9 @@ def cancel(app: App) -> None:
         timer = read_timer(app.profile)
     except CliError:
         timer = None
-    if timer is None and not path.exists():
+    if timer is None and not os.path.exists(path):
         raise CliError("no timer is running", ExitCode.NOT_FOUND)
-    path.unlink(missing_ok=True)
+    remove(path)
     if timer is None:
         app.term.info("Removed a damaged timer file.")
         return

@@ -54,7 +54,7 @@ def _destination(output: str | None) -> Iterator[TextIO]:
     if path.is_dir():
         raise usage_error(f"cannot write {output}: it is a directory")
     try:
-        with open_atomic(path) as handle:
+        with open_atomic(str(path)) as handle:
             yield handle
     except PermissionError:
         raise CliError(f"cannot write {output}: permission denied") from None
