@@ -52,6 +52,15 @@ def test_project_without_default_activity_needs_one(logged_in: Runner) -> None:
     logged_in("log", "1h", "pgd", "dev", "--date", "2026-01-07")
 
 
+def test_a_field_the_server_refuses_is_named_in_plain_words(logged_in: Runner) -> None:
+    day = datetime.date(2026, 1, 9)
+    result = logged_in("log", "1h", "gwm", "--date", day.isoformat(), "--issue", "not a link", code=2)
+    assert result.stderr.strip() == (
+        "Error: the issue link must be a full address, such as https://example.org/issues/12"
+    )
+    assert _entries(logged_in, day) == []
+
+
 @pytest.mark.parametrize("duration", ["90", "1.5", "abc", "0m", "1:75", "1h30", "1h30x", ""])
 def test_bad_durations_exit_2_with_the_accepted_forms(logged_in: Runner, duration: str) -> None:
     result = logged_in("log", duration, "gwm", "--date", "2026-01-08", code=2)

@@ -66,7 +66,8 @@ def ls(app: App, selection: Any, fmt: str | None) -> None:
             subtotal[headers.index("duration")] = hours(sum(e.duration for e in day_entries))
             table.add(subtotal, subtotal=True)
     total = sum(entry.duration for entry in entries)
-    footer = f"{len(entries)} entries, {hours(total)} from {chosen.period.start} to {chosen.period.end}"
+    counted = "1 entry" if len(entries) == 1 else f"{len(entries)} entries"
+    footer = f"{counted}, {hours(total)} from {chosen.period.start} to {chosen.period.end}"
     table.render(fmt, app.term, footer=footer if fmt == "table" else None)
     if fmt == "plain":
         app.term.info(footer)

@@ -247,7 +247,7 @@ def users_ls(app: App, fmt: str | None) -> None:
                 item.display_name or "",
                 item.email or "",
                 ",".join(roles),
-                str(item.active),
+                "yes" if item.active else "no",
             ],
             item.to_dict(),
         )

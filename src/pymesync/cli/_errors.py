@@ -66,4 +66,6 @@ def describe(exc: errors.TimeSyncError) -> str:
         return f"authentication failed: {exc.text or exc.error}{hint}"
     if isinstance(exc, errors.AuthorizationError):
         return f"permission denied: {exc.text}"
-    return exc.text or str(exc)
+    from pymesync._wording import plain_time_error  # only when something went wrong
+
+    return plain_time_error(exc.text) or exc.text or str(exc)
