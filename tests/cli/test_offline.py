@@ -101,6 +101,22 @@ def test_ls_report_and_export_read_the_local_copy_offline(run: Runner, gate: Gat
     assert "cannot reach" in run("ls", "--since", DAY, "--until", DAY, code=7).stderr
 
 
+def test_offline_reads_say_what_waits_to_be_sent(run: Runner, gate: Gate) -> None:
+    quiet = run("ls", "--since", DAY, "--until", DAY, "--offline")
+    assert "Not shown" not in quiet.stderr
+    gate.mode = "closed"
+    run("log", "45m", "gwm", "-m", "first on the train", "--date", DAY, code=7)
+    one = run("ls", "--since", DAY, "--until", DAY, "--offline")
+    assert "Not shown: 1 change waits to be sent ('timesync sync' sends them)" in one.stderr
+    assert one.stdout == quiet.stdout
+    run("log", "15m", "gwm", "-m", "second on the train", "--date", DAY, code=7)
+    two = run("report", "--since", DAY, "--until", DAY, "--offline")
+    assert "Not shown: 2 changes wait to be sent" in two.stderr
+    gate.mode = "open"
+    run("sync")
+    assert "Not shown" not in run("ls", "--since", DAY, "--until", DAY, "--offline").stderr
+
+
 def test_offline_before_any_sync_says_what_to_do(logged_in: Runner) -> None:
     assert "timesync sync" in logged_in("ls", "--offline", code=7).stderr
 

@@ -89,14 +89,22 @@ class Selection:
         from pymesync.cli._files import outbox_path
 
         cache = app.entry_cache()
+        has_outbox = os.path.exists(outbox_path(app.profile))  # its module loads only when it has a file
         if self.offline:
             if not cache.synced:
                 raise CliError(
                     "no local copy of your entries yet: run 'timesync sync' once while online",
                     ExitCode.UNREACHABLE,
                 )
+            if has_outbox:
+                from pymesync.cli import _outbox
+
+                count = _outbox.waiting(outbox_path(app.profile))
+                if count:  # the copy holds what the server has: say what it does not show yet
+                    changes = "1 change waits" if count == 1 else f"{count} changes wait"
+                    app.term.info(f"Not shown: {changes} to be sent ('timesync sync' sends them)")
             return cache
-        if os.path.exists(outbox_path(app.profile)):  # the outbox module loads only when it has a file
+        if has_outbox:
             from pymesync.cli import _outbox
 
             _outbox.report(app, _outbox.flush(app))  # nothing waiting: one read, nothing sent

@@ -260,7 +260,7 @@ def flush(app: App, outbox: Outbox | None = None) -> Flushed:
     if outbox is not None:
         return _flush(app, outbox)
     path = outbox_path(app.profile)
-    if not _waiting(path):
+    if not waiting(path):
         return Flushed()
     opened = Outbox(path)
     try:
@@ -269,21 +269,19 @@ def flush(app: App, outbox: Outbox | None = None) -> Flushed:
         opened.close()
 
 
-def _waiting(path: str) -> bool:
-    """Whether anything waits to be sent, read without the outbox's set-up and lock (:class:`Outbox`,
+def waiting(path: str) -> int:
+    """How many changes wait to be sent, read without the outbox's set-up and lock (:class:`Outbox`,
     :meth:`Outbox.sending`): the file stays once ``log`` made it, and most runs find it empty."""
     db = sqlite3.connect(path, timeout=60, isolation_level=None)
     try:
-        row = db.execute(
-            "SELECT EXISTS (SELECT 1 FROM items WHERE state IN (?, ?))", (QUEUED, SENDING)
-        ).fetchone()
+        row = db.execute("SELECT count(*) FROM items WHERE state IN (?, ?)", (QUEUED, SENDING)).fetchone()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):  # created a moment ago, not yet set up
-            return False
+            return 0
         raise
     finally:
         db.close()
-    return bool(row[0])
+    return int(row[0])
 
 
 def _flush(app: App, outbox: Outbox, current: int | None = None) -> Flushed:
