@@ -14,6 +14,8 @@ from pymesync._periods import ALL_TIME, PERIOD_FORMS, Period, parse_day, parse_p
 from pymesync.cli._errors import usage_error
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from pymesync.cli._app import App
     from pymesync.cli._cache import EntryCache
     from pymesync.models import Time
@@ -89,25 +91,23 @@ class Selection:
         from pymesync.cli._files import outbox_path
 
         cache = app.entry_cache()
-        has_outbox = os.path.exists(outbox_path(app.profile))  # its module loads only when it has a file
+        path = outbox_path(app.profile)
+        outbox: ModuleType | None = None
+        if os.path.exists(path):  # the outbox module loads only when it has a file
+            from pymesync.cli import _outbox as outbox
         if self.offline:
             if not cache.synced:
                 raise CliError(
                     "no local copy of your entries yet: run 'timesync sync' once while online",
                     ExitCode.UNREACHABLE,
                 )
-            if has_outbox:
-                from pymesync.cli import _outbox
-
-                count = _outbox.waiting(outbox_path(app.profile))
-                if count:  # the copy holds what the server has: say what it does not show yet
-                    changes = "1 change waits" if count == 1 else f"{count} changes wait"
-                    app.term.info(f"Not shown: {changes} to be sent ('timesync sync' sends them)")
+            count = 0 if outbox is None else outbox.waiting(path)
+            if count:  # the copy holds what the server has: say what it does not show yet
+                changes = "1 change waits" if count == 1 else f"{count} changes wait"
+                app.term.info(f"Not shown: {changes} to be sent ('timesync sync' sends them)")
             return cache
-        if has_outbox:
-            from pymesync.cli import _outbox
-
-            _outbox.report(app, _outbox.flush(app))  # nothing waiting: one read, nothing sent
+        if outbox is not None:
+            outbox.report(app, outbox.flush(app))  # nothing waiting: one read, nothing sent
         app.sync_entries()
         return cache
 
